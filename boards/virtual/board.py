@@ -1,0 +1,21 @@
+# The virtual board: an idealised board with no chip personality, for trying
+# the firmware's logic on the MicroPython unix port (drawsense sim --board
+# virtual). Its figures are round numbers chosen for clarity, not a product.
+
+NAME = "virtual"
+TITLE = "Virtual board (MicroPython unix port, idealised radio)"
+PORT = "virtual"
+CHIP = "none"
+
+SENSOR_PIN = 0
+SENSOR_PULL = "up"
+HOLSTERED_LEVEL = 0
+WAKE = "irq"
+
+# The 20 ms floor every Bluetooth 5 controller accepts (Core 5.x, Vol 6,
+# Part B, 4.4.2.2), so the virtual board is no faster than a real one.
+ADV_MIN_INTERVAL_US = 20000
+BLE_ACTIVATE_MS = 0
+
+MPY_ARCH = "host"
+STUBS = ""

@@ -1,0 +1,71 @@
+# Radio schedule: which burst is on air and when to refresh, stop or remind.
+# Pure logic; times are ticks_ms values.
+from time import ticks_add, ticks_diff
+
+import advert
+from micropython import const
+
+IDLE = const(0)
+SEND = const(1)  # (re)start advertising with a fresh payload for self.event
+STOP = const(2)  # stop advertising
+
+
+class Bursts:
+    def __init__(self, cfg):
+        self._cfg = cfg
+        self.event = 0  # advert event type on air, 0 = radio quiet
+        self.drawn_at = None  # tick of the draw (start of the "out" stretch)
+        self.length = 0  # ms of the current burst
+        self.new = False
+        self._until = 0
+        self._refresh = 0
+        self._remind = None
+
+    def start(self, event, now, drawn_at=None):
+        """Begin the burst for `event` now (replacing any burst on air)."""
+        cfg = self._cfg
+        if event == advert.DRAW:
+            self.drawn_at = drawn_at
+            self._remind = ticks_add(drawn_at, cfg.REMINDER_MS)
+            ms = cfg.BURST_MS
+        elif event == advert.REMINDER:
+            ms = cfg.REMINDER_BURST_MS
+        elif event == advert.HOLSTER:
+            self._remind = None
+            ms = cfg.HOLSTER_BURST_MS
+        else:
+            self._remind = None
+            ms = cfg.FAULT_BURST_MS
+        self.event = event
+        self.length = ms
+        self.new = True  # until the caller has announced it
+        self._until = ticks_add(now, ms)
+        self._refresh = now  # due at once: poll() returns SEND
+
+    def since_draw(self, now):
+        if self.drawn_at is None:
+            return advert.NO_DRAW
+        return ticks_diff(now, self.drawn_at)
+
+    def poll(self, now):
+        """IDLE, SEND (payload due) or STOP; starts reminders when due."""
+        if self.event and ticks_diff(now, self._until) >= 0:
+            self.event = 0
+            if self._remind is None or ticks_diff(now, self._remind) < 0:
+                return STOP
+        if self._remind is not None and ticks_diff(now, self._remind) >= 0 and self.event in (0, advert.REMINDER):
+            self._remind = ticks_add(self._remind, self._cfg.REMINDER_MS)
+            self.start(advert.REMINDER, now)
+        if self.event and ticks_diff(now, self._refresh) >= 0:
+            self._refresh = ticks_add(now, self._cfg.REFRESH_MS)
+            return SEND
+        return IDLE
+
+    def due(self):
+        """Tick of the next thing poll() will do, or None."""
+        due = None
+        if self.event:
+            due = self._refresh if ticks_diff(self._refresh, self._until) < 0 else self._until
+        if self._remind is not None and (due is None or ticks_diff(self._remind, due) < 0):
+            due = self._remind
+        return due

@@ -1,0 +1,36 @@
+# Timing defaults for the draw sensor, in integer milliseconds.
+# Why each value is what it is: docs/design.md ("Timing defaults").
+from micropython import const
+
+# A draw counts once the sensor has read "out" continuously this long.
+# Contact bounce is ~1.6 ms typical and 6.2 ms worst across 18 switches
+# (Ganssle, "A Guide to Debouncing"); reed switches bounce < 1 ms but open
+# briefly under vibration. 30 ms is ~5x the worst bounce, far longer than a
+# jolt-induced open, and short against the ~1 s it takes to draw and aim.
+DRAW_CONFIRM_MS = const(30)
+# A re-holster counts after this long continuously "in": re-seating wiggles
+# must not end a draw, and nothing is urgent about a holster event.
+HOLSTER_CONFIRM_MS = const(1000)
+
+# FAULT: more than FAULT_EDGES raw edges within FAULT_WINDOW_MS is a sensor
+# that chatters without settling. In FAULT the pin IRQ is off and the line is
+# sampled every FAULT_POLL_MS; it clears after FAULT_CLEAR_MS of one level.
+FAULT_EDGES = const(40)
+FAULT_WINDOW_MS = const(1000)
+FAULT_POLL_MS = const(100)
+FAULT_CLEAR_MS = const(5000)
+
+# Bursts: a draw advertises for BURST_MS at the board's fastest legal
+# interval; while drawn a REMINDER_BURST_MS burst every REMINDER_MS tells
+# cameras that arrive later. Holster and fault send their own short bursts.
+BURST_MS = const(3000)
+REMINDER_MS = const(10000)
+REMINDER_BURST_MS = const(500)
+HOLSTER_BURST_MS = const(1000)
+FAULT_BURST_MS = const(1000)
+# During a burst the payload is rebuilt this often so "ms since the draw"
+# stays current to within this span.
+REFRESH_MS = const(500)
+
+# Longest single sleep when nothing is pending (the pin wakes us anyway).
+IDLE_MS = const(3600000)

@@ -1,0 +1,75 @@
+# Draw-detection state machine: pure logic over debounced levels and edge
+# counts. No hardware imports; times are ticks_ms values.
+from time import ticks_add, ticks_diff
+
+from debounce import Debouncer
+from micropython import const
+
+HOLSTERED = const(0)
+DRAWN = const(1)
+FAULT = const(2)
+NAMES = ("HOLSTERED", "DRAWN", "FAULT")
+
+
+class Detector:
+    """HOLSTERED <-> DRAWN on debounced levels; FAULT on an edge storm.
+
+    step functions return the new state on a transition, else -1, so the
+    caller sees exactly one transition per change.
+    """
+
+    def __init__(self, cfg, out, now):
+        self._cfg = cfg
+        self.deb = Debouncer(cfg.DRAW_CONFIRM_MS, cfg.HOLSTER_CONFIRM_MS, out, now)
+        self.state = DRAWN if out else HOLSTERED
+        self.changed_at = now  # tick the current level began (raw edge time)
+        self._win_start = now
+        self._win_edges = 0
+
+    def edges(self, n, out, t):
+        """n raw edges happened, the latest at tick t leaving the line `out`."""
+        cfg = self._cfg
+        if self.state != FAULT:
+            if ticks_diff(t, self._win_start) >= cfg.FAULT_WINDOW_MS:
+                self._win_start = t
+                self._win_edges = 0
+            self._win_edges += n
+        self.deb.edge(out, t)
+
+    def sample(self, out, now):
+        """A polled reading (FAULT mode, pin IRQ off): a change is an edge."""
+        if out != self.deb.raw:
+            self.deb.edge(out, now)
+
+    def poll(self, now):
+        """Advance to `now`; return the new state on a transition, else -1."""
+        cfg = self._cfg
+        deb = self.deb
+        if self.state == FAULT:
+            if ticks_diff(now, deb.since) >= cfg.FAULT_CLEAR_MS:
+                deb.out = deb.raw
+                self.changed_at = deb.since
+                self._win_start = now
+                self._win_edges = 0
+                return self._go(DRAWN if deb.raw else HOLSTERED)
+            return -1
+        if self._win_edges > cfg.FAULT_EDGES:
+            self._win_edges = 0
+            return self._go(FAULT)
+        if deb.poll(now):
+            self.changed_at = deb.since
+            if deb.out and self.state == HOLSTERED:
+                return self._go(DRAWN)
+            if not deb.out and self.state == DRAWN:
+                return self._go(HOLSTERED)
+        return -1
+
+    def due(self):
+        """Tick of the next time poll() could act, or None."""
+        if self.state == FAULT:
+            return ticks_add(self.deb.since, self._cfg.FAULT_CLEAR_MS)
+        return self.deb.due()
+
+    def _go(self, state):
+        self.state = state
+        return state

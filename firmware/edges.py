@@ -1,0 +1,48 @@
+# Sensor edge capture: the only code that runs in hard-IRQ context.
+from time import ticks_ms
+
+from micropython import const
+
+_WRAP = const(0x3FFFFFFF)  # edge counter wraps like ticks: stays a small int
+
+
+class EdgeLog:
+    """Last raw edge of the sensor line, written by a hard IRQ.
+
+    The handler stores the tick and the line level in preallocated slots and
+    bumps a counter (the "something happened" flag). It allocates nothing and
+    never calls micropython.schedule: a bouncing reed switch makes more edges
+    in a millisecond than the schedule queue holds (4-8 entries).
+
+    The debouncer needs only the latest edge (a level counts once it has held
+    since the last edge) plus how many edges there were (fault detection), so
+    no ring buffer is needed and none can overflow.
+    """
+
+    def __init__(self):
+        self.count = 0  # edges seen, mod 2**30
+        self.t = 0  # ticks_ms of the latest edge
+        self.level = 0  # line level read in the handler (0/1)
+        self._taken = 0
+
+    def irq(self, pin):
+        # IRQ context (hard): no allocation, no printing, no schedule.
+        self.t = ticks_ms()
+        self.level = pin.value()
+        self.count = (self.count + 1) & _WRAP
+
+    def take(self):
+        """(new_edges, t, level) since the last take; main context only.
+
+        Reads count before and after the slots, so a handler that fires
+        in between makes us read again (a seqlock without disabling IRQs).
+        """
+        while True:
+            c = self.count
+            t = self.t
+            level = self.level
+            if c == self.count:
+                break
+        n = (c - self._taken) & _WRAP
+        self._taken = c
+        return n, t, level

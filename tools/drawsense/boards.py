@@ -1,0 +1,60 @@
+"""Board definitions: boards/<NAME>/board.py, read as literals (no code runs)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+REQUIRED = {
+    "NAME": str, "TITLE": str, "PORT": str, "CHIP": str,
+    "SENSOR_PIN": int, "SENSOR_PULL": str, "HOLSTERED_LEVEL": int, "WAKE": str,
+    "ADV_MIN_INTERVAL_US": int, "BLE_ACTIVATE_MS": int, "MPY_ARCH": str, "STUBS": str,
+}
+
+
+class BoardError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    dir: Path
+    values: dict
+
+    def __getitem__(self, key: str):
+        return self.values[key]
+
+    @property
+    def title(self) -> str:
+        return self.values["TITLE"]
+
+
+def names() -> list[str]:
+    return sorted(p.name for p in paths.BOARDS.iterdir() if (p / "board.py").is_file())
+
+
+def load(name: str) -> Board:
+    d = paths.BOARDS / name
+    f = d / "board.py"
+    if not f.is_file():
+        raise BoardError(f"unknown board {name!r}: choose one of {', '.join(names())} (drawsense boards)")
+    values: dict = {}
+    tree = ast.parse(f.read_text(), str(f))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                raise BoardError(f"{f}:{node.lineno}: {node.targets[0].id} must be a literal") from None
+    for key, typ in REQUIRED.items():
+        if not isinstance(values.get(key), typ):
+            raise BoardError(f"{f}: {key} missing or not {typ.__name__}")
+    if values["SENSOR_PULL"] not in ("up", "down", "none"):
+        raise BoardError(f"{f}: SENSOR_PULL must be 'up', 'down' or 'none'")
+    if values["HOLSTERED_LEVEL"] not in (0, 1):
+        raise BoardError(f"{f}: HOLSTERED_LEVEL must be 0 or 1")
+    return Board(name, d, values)

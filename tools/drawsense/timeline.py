@@ -1,0 +1,220 @@
+"""Ways to show a simulation run: a readable timeline, JSON lines, a VCD file,
+and the few figures everyone asks for (draws, latency, adverts)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import IO
+
+from .vboard import SimResult
+
+# A run of pin edges closer together than this is shown as one line (bounce).
+_BOUNCE_GAP_MS = 20.0
+
+
+@dataclass
+class Burst:
+    event: str
+    t_ms: float  # the firmware started it
+    ms: int  # planned length
+    adverts: list[dict]
+
+    @property
+    def first_ms(self) -> float | None:
+        return self.adverts[0]["t_ms"] if self.adverts else None
+
+
+def bursts(run: SimResult) -> list[Burst]:
+    """Bursts as the firmware announced them, each with the adverts that went
+    on air until the next burst or radio-off."""
+    out: list[Burst] = []
+    cur: Burst | None = None
+    for e in run.events:
+        if e["type"] == "burst":
+            cur = Burst(e["event"], e["t_ms"], e["ms"], [])
+            out.append(cur)
+        elif e["type"] == "adv" and cur is not None:
+            cur.adverts.append(e)
+        elif e["type"] == "radio" and not e["on"]:
+            cur = None
+    return out
+
+
+def settle_before(run: SimResult, t_ms: float) -> float | None:
+    """Time of the last sensor edge to "out" at or before t_ms."""
+    best = None
+    for e in run.of("pin"):
+        if e["t_ms"] > t_ms:
+            break
+        if e["out"]:
+            best = e["t_ms"]
+    return best
+
+
+def draw_latencies(run: SimResult) -> list[float]:
+    """For each draw: sensor settled "out" -> first advert on air, in ms."""
+    lat = []
+    for b in bursts(run):
+        if b.event == "draw" and b.first_ms is not None:
+            settled = settle_before(run, b.t_ms)
+            if settled is not None:
+                lat.append(round(b.first_ms - settled, 3))
+    return lat
+
+
+def summary(run: SimResult) -> dict:
+    events = [e["event"] for e in run.of("state")]
+    st = run.stats
+    total = st.get("awake_us", 0) + st.get("light_us", 0) + st.get("deep_us", 0)
+    return {
+        "scenario": run.scenario,
+        "board": run.board,
+        "virtual_s": round(run.duration_ms / 1000, 3),
+        "wall_s": round(run.wall_s, 3),
+        "draws": events.count("draw"),
+        "holsters": events.count("holster"),
+        "faults": events.count("fault"),
+        "states": run.states(),
+        "bursts": {b.event: 0 for b in bursts(run)} | _count_bursts(run),
+        "adverts": len(run.adverts()),
+        "draw_latency_ms": draw_latencies(run),
+        "asleep_pct": round(100 * (st.get("light_us", 0) + st.get("deep_us", 0)) / total, 3) if total else 0.0,
+        "pin_edges": len(run.of("pin")),
+        "wakeups": st.get("wakeups", 0),
+    }
+
+
+def _count_bursts(run: SimResult) -> dict:
+    counts: dict = {}
+    for b in bursts(run):
+        counts[b.event] = counts.get(b.event, 0) + 1
+    return counts
+
+
+# ---------------------------------------------------------------- text ----
+
+def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
+    f.write(title + "\n" if title else "")
+    f.write(f"{'t (ms)':>11}  what\n")
+    pending: list[dict] = []
+    burst_of = {id(b.adverts[0]) if b.adverts else None: b for b in bursts(run)}
+
+    def flush_pins() -> None:
+        if not pending:
+            return
+        a, z = pending[0], pending[-1]
+        side = "out (drawn)" if z["out"] else "in (holstered)"
+        if len(pending) == 1:
+            line(a["t_ms"], f"sensor  -> {side}, line {z['level']}")
+        else:
+            line(a["t_ms"], f"sensor  {len(pending)} edges over {z['t_ms'] - a['t_ms']:.2f} ms, settles {side}")
+        pending.clear()
+
+    def line(t: float, text: str) -> None:
+        f.write(f"{t:11.3f}  {text}\n")
+
+    for e in run.events:
+        kind = e["type"]
+        if kind == "pin":
+            if pending and e["t_ms"] - pending[-1]["t_ms"] > _BOUNCE_GAP_MS:
+                flush_pins()
+            pending.append(e)
+            continue
+        if kind in ("sleep", "wake", "radio", "adv", "end"):
+            if kind == "adv" and id(e) in burst_of:
+                b = burst_of[id(e)]
+                flush_pins()
+                settled = settle_before(run, b.t_ms) if b.event == "draw" else None
+                extra = f", {e['t_ms'] - settled:.1f} ms after the sensor settled" if settled is not None else ""
+                line(e["t_ms"], f"air     first {b.event} advert{extra}; {len(b.adverts)} adverts "
+                                f"in this burst, from {e['addr']}")
+            continue
+        flush_pins()
+        if kind == "boot":
+            line(e["t_ms"], f"boot    {e['cause']} on {e['board']}")
+        elif kind == "firmware":
+            line(e["t_ms"], f"ready   firmware running, sensor reads {e['state'].lower()}")
+        elif kind == "level":
+            line(e["t_ms"], f"level   debounced: {e['level']}")
+        elif kind == "state":
+            what = f" ({e['event']} event)" if e["event"] != "none" else " (no event)"
+            line(e["t_ms"], f"state   {e['state']}{what}")
+        elif kind == "burst":
+            line(e["t_ms"], f"burst   {e['event']}: advertising for {e['ms']} ms")
+        elif kind == "reset":
+            line(e["t_ms"], f"reset   {e['cause']}")
+        elif kind == "console":
+            line(e["t_ms"], f"console {e['text']}")
+        elif kind == "crash":
+            line(e["t_ms"], f"CRASH   {e['error']}")
+    flush_pins()
+    s = summary(run)
+    lat = ", ".join(f"{x:.1f}" for x in s["draw_latency_ms"]) or "-"
+    f.write(
+        f"\n{s['draws']} draw(s), {s['holsters']} holster(s), {s['faults']} fault(s); "
+        f"{s['adverts']} adverts on air; draw -> first advert: {lat} ms after the sensor settled out\n"
+        f"{s['virtual_s']} s simulated in {s['wall_s']} s; asleep {s['asleep_pct']} % of the time, "
+        f"{s['wakeups']} wake-ups, {s['pin_edges']} sensor edges\n"
+    )
+
+
+# ---------------------------------------------------------------- json ----
+
+_PUBLIC = ("t_ms", "type")
+
+
+def write_json(run: SimResult, f: IO[str]) -> None:
+    """One JSON object per line: every event, each with t_ms and type."""
+    for e in run.events:
+        obj = {"t_ms": e["t_ms"], "type": e["type"]}
+        obj.update({k: v for k, v in e.items() if k not in _PUBLIC})
+        f.write(json.dumps(obj) + "\n")
+
+
+# ----------------------------------------------------------------- vcd ----
+
+_STATES = {"HOLSTERED": 0, "DRAWN": 1, "FAULT": 2}
+
+
+def write_vcd(run: SimResult, f: IO[str]) -> None:
+    """Value Change Dump (IEEE 1364): sensor line, debounced level, state
+    (2-bit: 0 holstered, 1 drawn, 2 fault), radio on, and a pulse per
+    advertising event. Opens in GTKWave and PulseView; timescale 1 us."""
+    sigs = [("sensor", "!", 1), ("debounced_out", '"', 1), ("state", "#", 2), ("radio_on", "$", 1),
+            ("adv_event", "%", 1)]
+    f.write("$date drawsense sim $end\n$version drawsense $end\n$timescale 1us $end\n")
+    f.write(f"$scope module {run.board} $end\n")
+    for name, code, width in sigs:
+        f.write(f"$var wire {width} {code} {name} $end\n")
+    f.write("$upscope $end\n$enddefinitions $end\n")
+
+    changes: list[tuple[int, int, str]] = []  # (t_us, order, text)
+    first_pin = run.of("pin")
+    init_level = 0
+    if first_pin:
+        init_level = 1 - first_pin[0]["level"] if first_pin[0]["level"] in (0, 1) else 0
+    init_state = _STATES.get(next((e["state"] for e in run.of("firmware")), "HOLSTERED"), 0)
+    f.write(f"#0\n$dumpvars\n{init_level}!\n0\"\nb{init_state:02b} #\n0$\n0%\n$end\n")
+    for i, e in enumerate(run.events):
+        t = round(e["t_ms"] * 1000)
+        k = e["type"]
+        if k == "pin":
+            changes.append((t, i, f"{e['level']}!"))
+        elif k == "level":
+            changes.append((t, i, f"{1 if e['level'] == 'out' else 0}\""))
+        elif k == "state":
+            changes.append((t, i, f"b{_STATES[e['state']]:02b} #"))
+        elif k == "radio":
+            changes.append((t, i, f"{1 if e['on'] else 0}$"))
+        elif k == "adv":
+            changes.append((t, i, "1%"))
+            changes.append((t + 376, i, "0%"))  # ~3 channels x 128 us on air
+    changes.sort()
+    last = None
+    for t, _, text in changes:
+        if t != last:
+            f.write(f"#{t}\n")
+            last = t
+        f.write(text + "\n")
+    f.write(f"#{round(run.duration_ms * 1000)}\n")

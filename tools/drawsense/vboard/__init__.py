@@ -1,0 +1,156 @@
+"""Run the firmware, unmodified, on the virtual board under MicroPython.
+
+The MicroPython side lives in vboard/mp/ (strict fakes of machine, bluetooth,
+time and esp32, ahead of the built-ins on MICROPYPATH). This module writes the
+scenario's timeline for it, starts ``micropython``, and turns what comes back
+(``@vb <json>`` lines from the virtual board, ``ds <ticks> ...`` lines the
+firmware prints) into one ordered list of events with virtual ``t_ms``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import boards, paths
+from ..hostadvert import decode
+
+_MASK = 0x3FFFFFFF
+_HALF = 1 << 29
+RESET_CAUSES = {1: "power-on", 2: "hard reset", 3: "watchdog", 4: "deep-sleep wake", 5: "soft reset"}
+
+
+class FirmwareCrash(RuntimeError):
+    """The firmware raised on the virtual board (the traceback is in .detail)."""
+
+    def __init__(self, message: str, detail: str):
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass
+class SimResult:
+    scenario: str
+    board: str
+    events: list[dict]
+    stats: dict
+    wall_s: float
+    console: list[str] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["type"] == kind]
+
+    def states(self) -> list[str]:
+        return [e["state"] for e in self.of("state")]
+
+    def adverts(self) -> list[dict]:
+        return self.of("adv")
+
+    @property
+    def duration_ms(self) -> float:
+        return self.events[-1]["t_ms"] if self.events else 0.0
+
+
+def micropypath(board_dir: Path, firmware_dir: Path) -> str:
+    return os.pathsep.join([str(paths.VBOARD_MP), str(firmware_dir), str(board_dir), ".frozen"])
+
+
+def run(
+    scenario,
+    board_name: str = "esp32c3",
+    *,
+    firmware_dir: Path | None = None,
+    heap_probe: bool = False,
+    heapsize: str = "128K",
+    timeout: float = 600.0,
+) -> SimResult:
+    """Run `scenario` (a drawsense.scenario.Scenario) on the named board."""
+    from ..scenario import timeline_json
+
+    board = boards.load(board_name)
+    fw = Path(firmware_dir) if firmware_dir else paths.FIRMWARE
+    with tempfile.TemporaryDirectory(prefix="drawsense-vb-") as tmp:
+        tl = Path(tmp) / "timeline.json"
+        meta = timeline_json(scenario)
+        meta.pop("edges", None)
+        tl.write_text(json.dumps(meta))
+        eb = Path(tmp) / "edges.bin"
+        eb.write_bytes(b"".join(struct.pack("<q", t) for t, _ in scenario.edges))
+        env = dict(os.environ)
+        env["MICROPYPATH"] = micropypath(board.dir, fw)
+        env["DRAWSENSE_VB_TIMELINE"] = str(tl)
+        env["DRAWSENSE_VB_EDGES"] = str(eb)
+        env["DRAWSENSE_VB_HEAP"] = "1" if heap_probe else "0"
+        cmd = [paths.micropython(), "-X", f"heapsize={heapsize}", str(paths.VBOARD_MP / "vboot.py")]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp)
+        wall = time.perf_counter() - t0
+    events, stats, console = parse(proc.stdout)
+    crash = [e for e in events if e["type"] == "crash"]
+    if proc.returncode != 0 or crash:
+        detail = (proc.stderr or "") + "\n".join(console[-20:])
+        what = crash[0]["error"] if crash else f"micropython exited with status {proc.returncode}"
+        raise FirmwareCrash(f"firmware failed on the virtual board: {what}", detail.strip())
+    return SimResult(scenario.name, board_name, events, stats, wall, console)
+
+
+def parse(stdout: str) -> tuple[list[dict], dict, list[str]]:
+    """Merge virtual-board and firmware lines into ordered events with t_ms."""
+    events: list[dict] = []
+    console: list[str] = []
+    stats: dict = {}
+    last_us = 0
+    tick_off = 0
+    for line in stdout.splitlines():
+        if line.startswith("@vb "):
+            ev = json.loads(line[4:])
+            last_us = ev.pop("t")
+            ev["t_ms"] = last_us / 1000
+            kind = ev["type"]
+            if kind == "boot":
+                tick_off = ev["tick_off_ms"]
+                ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
+            elif kind == "reset":
+                ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
+            elif kind == "adv":
+                ev.update(decode(bytes.fromhex(ev["data"])))
+            elif kind == "end":
+                stats = {k: v for k, v in ev.items() if k not in ("type", "t_ms")}
+            events.append(ev)
+        elif line.startswith("ds "):
+            words = line.split()
+            try:
+                ticks = int(words[1])
+            except (IndexError, ValueError):
+                console.append(line)
+                continue
+            ref = (last_us // 1000 + tick_off) & _MASK
+            delta = ((ticks - ref + _HALF) & _MASK) - _HALF
+            # Firmware code takes no virtual time, so a line printed in the
+            # same millisecond as the last board event happened at that event.
+            t_ms = last_us / 1000 if delta == 0 else float(last_us // 1000 + delta)
+            events.append(_firmware_event(t_ms, words[2:]))
+        else:
+            console.append(line)
+            events.append({"t_ms": last_us / 1000, "type": "console", "text": line})
+    return events, stats, console
+
+
+def _firmware_event(t_ms: float, words: list[str]) -> dict:
+    kind = words[0] if words else "?"
+    args = words[1:]
+    if kind == "state":
+        return {"t_ms": t_ms, "type": "state", "state": args[0], "event": args[1] if len(args) > 1 else "none"}
+    if kind == "level":
+        return {"t_ms": t_ms, "type": "level", "level": args[0]}
+    if kind == "burst":
+        return {"t_ms": t_ms, "type": "burst", "event": args[0], "ms": int(args[1])}
+    if kind == "boot":
+        return {"t_ms": t_ms, "type": "firmware", "board": args[0], "state": args[1]}
+    return {"t_ms": t_ms, "type": "report", "words": words}

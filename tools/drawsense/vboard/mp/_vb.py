@@ -1,0 +1,394 @@
+# Virtual board core. Runs inside the MicroPython unix port, ahead of the
+# firmware on MICROPYPATH, and is shared by the strict fakes machine.py,
+# bluetooth.py, time.py and esp32.py.
+#
+# Virtual time: nothing moves the clock but sleeps (and boot costs), so the
+# firmware's own code takes zero virtual time and every run of a scenario is
+# identical. The sensor follows the scenario's timeline of (t_us, out) edges;
+# a pin IRQ fires at the virtual instant of each electrical edge. The radio is
+# recorded as individual advertising events: T_advEvent = advInterval +
+# advDelay, advDelay pseudo-random in 0..10 ms (Bluetooth Core 5.x, Vol 6,
+# Part B, 4.4.2.2.1).
+#
+# Output: one line per happening on stdout, "@vb <json>", interleaved in order
+# with whatever the firmware prints. "t" is virtual microseconds.
+import gc
+import json
+import os
+import struct
+
+import micropython
+
+MASK = 0x3FFFFFFF  # ticks wrap at 2**30 as on 32-bit boards
+INF = 1 << 62
+
+# Constant values as on the esp32 port (machine.Pin / machine.*_RESET).
+IN = 1
+OUT = 3
+OPEN_DRAIN = 7
+PULL_DOWN = 1
+PULL_UP = 2
+IRQ_RISING = 1
+IRQ_FALLING = 2
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+
+class Reset(BaseException):
+    # Unwinds the firmware to vboot, which starts main again (a reboot).
+    def __init__(self, cause):
+        self.cause = cause
+
+
+class Stop(BaseException):
+    # The scenario is over.
+    pass
+
+
+def _load():
+    path = os.getenv("DRAWSENSE_VB_TIMELINE")
+    if not path:
+        raise SystemExit("virtual board: DRAWSENSE_VB_TIMELINE is not set (run through drawsense sim)")
+    with open(path) as f:
+        return json.load(f)
+
+
+import board  # noqa: E402  (the board definition the firmware also imports)
+
+_tl = _load()
+end_us = _tl["duration_us"]
+_battery = _tl["battery"]
+sensor_out = bool(_tl["initial_out"])
+
+# Edges are streamed from a file of int64 LE microsecond times (levels
+# alternate from initial_out), so a long capture costs the heap nothing.
+_edge_f = open(os.getenv("DRAWSENSE_VB_EDGES"), "rb")
+_edge_buf = bytearray(8)
+_edge_t = INF  # time of the next edge not yet applied
+
+
+def _next_edge():
+    global _edge_t
+    _edge_t = struct.unpack("<q", _edge_buf)[0] if _edge_f.readinto(_edge_buf) == 8 else INF
+
+
+_next_edge()
+# Ticks start this far before a wrap-around, so every scenario longer than
+# a few seconds crosses the 2**30 wrap and proves the firmware is wrap-safe.
+tick_off_ms = (MASK + 1 - int(_tl.get("wrap_after_ms", 2000))) & MASK
+_seed = (int(_tl.get("seed", 1)) * 2654435761 + 1) & 0xFFFFFFFF or 1
+_heap_probe = os.getenv("DRAWSENSE_VB_HEAP") == "1"
+
+now_us = 0
+reset_cause = PWRON_RESET
+rtc_memory = b""
+boots = 0
+
+# Pins: id -> state dict. The sensor pin's electrical level comes from the
+# switch (closed while holstered) and the pull the firmware configured.
+pins = {}
+
+# Radio
+ble_active = False
+adv_on = False
+adv_interval_us = 0
+adv_data = b""
+adv_next = INF
+addr = b""
+
+# Watchdog
+wdt_timeout_us = 0
+wdt_deadline = INF
+
+# Deep-sleep wake sources set through esp32.wake_on_* : (pin ids, level)
+deep_wake = None
+
+stats = {"awake_us": 0, "light_us": 0, "deep_us": 0, "radio_us": 0, "adverts": 0, "wakeups": 0, "irqs": 0,
+         "peak_heap": 0, "boots": 0}
+_radio_since = 0
+
+
+def emit(kind, **fields):
+    fields["type"] = kind
+    fields["t"] = now_us
+    print("@vb", json.dumps(fields))
+
+
+def _rand():
+    # xorshift32: the radio's advDelay, independent of the firmware's random
+    global _seed
+    x = _seed
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    _seed = x
+    return x
+
+
+def ticks_ms():
+    return (now_us // 1000 + tick_off_ms) & MASK
+
+
+def battery_mv():
+    mv = _battery[0][1]
+    for t, v in _battery:
+        if t > now_us:
+            break
+        mv = v
+    return mv
+
+
+def pin_state(pid):
+    st = pins.get(pid)
+    if st is None:
+        st = {"mode": None, "pull": None, "out": 0, "handler": None, "trigger": 0, "hard": False, "obj": None,
+              "wake": None}
+        pins[pid] = st
+    return st
+
+
+def sensor_level(pull_up, pull_down):
+    # Switch closed (holstered): the line is tied to HOLSTERED_LEVEL.
+    # Switch open: only the pull decides; a floating input reads noise.
+    if not sensor_out:
+        return board.HOLSTERED_LEVEL
+    if board.HOLSTERED_LEVEL == 0 and pull_up:
+        return 1
+    if board.HOLSTERED_LEVEL == 1 and pull_down:
+        return 0
+    return (now_us >> 7) & 1
+
+
+def pin_level(pid):
+    st = pin_state(pid)
+    if pid == board.SENSOR_PIN:
+        return sensor_level(st["pull"] == PULL_UP, st["pull"] == PULL_DOWN)
+    return st["out"]
+
+
+def unique_id():
+    # 6 bytes, fixed per scenario seed: what machine.unique_id() gives.
+    return bytes(((int(_tl.get("seed", 1)) * 7919 + i * 104729) >> 3) & 0xFF for i in range(6))
+
+
+def _fire(pid, rising):
+    st = pins.get(pid)
+    if st is None or st["handler"] is None:
+        return False
+    trig = IRQ_RISING if rising else IRQ_FALLING
+    if not st["trigger"] & trig:
+        return False
+    stats["irqs"] += 1
+    handler = st["handler"]
+    obj = st["obj"]
+    if st["hard"]:
+        # A hard IRQ may not allocate: on a board that is a crash, here it is
+        # a MemoryError naming the handler.
+        micropython.heap_lock()
+        try:
+            handler(obj)
+        finally:
+            micropython.heap_unlock()
+    else:
+        handler(obj)
+    return True
+
+
+def _sensor_edge(out):
+    global sensor_out
+    pid = board.SENSOR_PIN
+    before = pin_level(pid)
+    sensor_out = out
+    after = pin_level(pid)
+    emit("pin", out=out, level=after)
+    if before != after:
+        return _fire(pid, after == 1)
+    return False
+
+
+def _radio_event():
+    global adv_next
+    stats["adverts"] += 1
+    emit("adv", addr=addr_hex(), data=_hex(adv_data), interval_us=adv_interval_us)
+    adv_next = now_us + adv_interval_us + (_rand() % 10001)
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+def addr_hex():
+    return ":".join("%02x" % x for x in addr)
+
+
+def advance(target_us, wake_on_pin):
+    """Move virtual time to target_us, firing IRQs and radio events on the way.
+
+    Returns True if an armed pin IRQ woke us early (light sleep)."""
+    global now_us
+    if target_us < now_us:
+        target_us = now_us
+    while True:
+        t_edge = _edge_t
+        t_adv = adv_next if adv_on else INF
+        t = min(t_edge, t_adv, wdt_deadline, target_us, end_us)
+        now_us = t
+        if t == t_adv:
+            _radio_event()
+            continue
+        if t == t_edge:
+            _next_edge()
+            if _sensor_edge(not sensor_out) and wake_on_pin:
+                return True
+            continue
+        if t == wdt_deadline:
+            emit("wdt", timeout_ms=wdt_timeout_us // 1000)
+            raise Reset(WDT_RESET)
+        if t == end_us:
+            raise Stop()
+        return False
+
+
+def sleep_awake(us):
+    # time.sleep_*: the CPU idles awake; IRQs run, the sleep does not end early.
+    t0 = now_us
+    try:
+        advance(now_us + us, False)
+    finally:
+        stats["awake_us"] += now_us - t0
+
+
+def lightsleep(us):
+    # machine.lightsleep: the sensor pin's IRQ wakes us (the board arms the
+    # pin as a wake source; see docs/hardware.md).
+    _heap_sample()
+    t0 = now_us
+    emit("sleep", mode="light", ms=us // 1000)
+    try:
+        woke = advance(now_us + us, True)
+    finally:
+        stats["light_us"] += now_us - t0
+    stats["wakeups"] += 1
+    emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0)
+    return woke
+
+
+def deepsleep(us):
+    # Everything but RTC memory is lost; the firmware restarts from main.
+    global adv_on
+    _heap_sample()
+    _radio_off()
+    t0 = now_us
+    emit("sleep", mode="deep", ms=us // 1000 if us else None)
+    try:
+        _deep_wait(now_us + us if us else INF)
+    finally:
+        stats["deep_us"] += now_us - t0
+    raise Reset(DEEPSLEEP_RESET)
+
+
+def _deep_wait(target_us):
+    # Wake on the timer or on a wake_on_* level of the sensor pin. Radio is
+    # off, IRQs are off; pin edges still move the line.
+    global now_us, sensor_out
+    while True:
+        if deep_wake is not None:
+            pids, level = deep_wake
+            if any(pin_level(p) == level for p in pids):
+                emit("wake", cause="pin", slept_us=0)
+                return
+        t_edge = _edge_t
+        t = min(t_edge, target_us, end_us)
+        now_us = t
+        if t == t_edge:
+            _next_edge()
+            sensor_out = not sensor_out
+            emit("pin", out=sensor_out, level=pin_level(board.SENSOR_PIN))
+            continue
+        if t == end_us:
+            raise Stop()
+        emit("wake", cause="timer", slept_us=0)
+        return
+
+
+def _radio_off():
+    global adv_on, adv_next
+    if adv_on:
+        stats["radio_us"] += now_us - _radio_since
+        emit("radio", on=False)
+    adv_on = False
+    adv_next = INF
+
+
+def radio_start(interval_us, data):
+    global adv_on, adv_interval_us, adv_data, adv_next, _radio_since
+    if not adv_on:
+        _radio_since = now_us
+    adv_on = True
+    adv_interval_us = interval_us
+    adv_data = data
+    emit("radio", on=True, interval_us=interval_us, data=_hex(data))
+    adv_next = now_us + (_rand() % 10001)
+
+
+def radio_stop():
+    _radio_off()
+
+
+_heap_base = 0
+
+
+def heap_base():
+    # Called before main is imported: the virtual board's own share of the
+    # heap, left out of the firmware's figure.
+    global _heap_base
+    if _heap_probe:
+        gc.collect()
+        _heap_base = gc.mem_alloc()
+
+
+def _heap_sample():
+    # Heap high-water mark per wake cycle: what was in use (live + garbage)
+    # just before sleeping, then collect so the next cycle starts clean.
+    if _heap_probe:
+        used = gc.mem_alloc() - _heap_base
+        if used > stats["peak_heap"]:
+            stats["peak_heap"] = used
+        gc.collect()
+
+
+def wdt_start(timeout_ms):
+    global wdt_timeout_us, wdt_deadline
+    wdt_timeout_us = timeout_ms * 1000
+    wdt_deadline = now_us + wdt_timeout_us
+
+
+def wdt_feed():
+    global wdt_deadline
+    if wdt_timeout_us:
+        wdt_deadline = now_us + wdt_timeout_us
+
+
+def boot():
+    # Called by vboot before main runs: power-on or a reset.
+    global pins, ble_active, adv_on, adv_next, wdt_timeout_us, wdt_deadline, deep_wake, boots, addr
+    boots += 1
+    stats["boots"] = boots
+    pins = {}
+    ble_active = False
+    adv_on = False
+    adv_next = INF
+    wdt_timeout_us = 0
+    wdt_deadline = INF
+    deep_wake = None
+    addr = bytes(unique_id())  # the controller's public address
+    emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms)
+
+
+def finish():
+    if adv_on:
+        stats["radio_us"] += now_us - _radio_since
+    emit("end", **stats)

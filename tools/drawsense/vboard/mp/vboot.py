@@ -1,0 +1,39 @@
+# Virtual board boot loop: runs main.py as a board does, and again after a
+# reset or deep sleep (RTC memory kept, everything else fresh).
+import sys
+
+import _vb
+
+_KEEP = set(sys.modules) | {"_vb", "board", "vboot", "__main__"}
+
+
+def _forget_firmware():
+    for name in list(sys.modules):
+        if name not in _KEEP and name not in ("machine", "time", "bluetooth", "esp32", "micropython"):
+            del sys.modules[name]
+
+
+def main():
+    while True:
+        _vb.boot()
+        _vb.heap_base()
+        try:
+            __import__("main")
+            # main returned: a board drops to the REPL and stays awake.
+            _vb.emit("console", text="main.py returned; board idles at the REPL")
+            _vb.sleep_awake(_vb.end_us - _vb.now_us)
+        except _vb.Reset as r:
+            _vb.reset_cause = r.cause
+            _vb.emit("reset", cause=r.cause)
+            _forget_firmware()
+        except _vb.Stop:
+            _vb.finish()
+            return
+        except Exception as e:  # the firmware crashed: report it and fail
+            sys.print_exception(e)
+            _vb.emit("crash", error="%s: %s" % (type(e).__name__, e))
+            _vb.finish()
+            sys.exit(1)
+
+
+main()
