@@ -21,7 +21,7 @@ class EdgeLog:
 
     def __init__(self):
         self.count = 0  # edges seen, mod 2**30
-        self.t = 0  # ticks_ms of the latest edge
+        self.t = ticks_ms()  # ticks_ms of the latest edge
         self.level = 0  # line level read in the handler (0/1)
         self._taken = 0
 

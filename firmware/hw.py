@@ -13,7 +13,9 @@ class Hardware:
     def __init__(self, board):
         self.board = board
         self._holstered = board.HOLSTERED_LEVEL
-        self.pin = machine.Pin(board.SENSOR_PIN, machine.Pin.IN, _PULLS[board.SENSOR_PULL])
+        # The stubs type pull as int, but None is the documented "no pull".
+        pull = _PULLS[board.SENSOR_PULL]
+        self.pin = machine.Pin(board.SENSOR_PIN, machine.Pin.IN, pull)  # type: ignore[arg-type]
         self.interval_us = board.ADV_MIN_INTERVAL_US
         self.ble = bluetooth.BLE()
         # Bring the controller up once, at boot: it takes ~100s of ms and
@@ -45,7 +47,9 @@ class Hardware:
         self.radio_on = True
 
     def quiet(self):
-        self.ble.gap_advertise(None)
+        # interval_us=None stops advertising (MicroPython docs); the stubs
+        # only allow int there.
+        self.ble.gap_advertise(None)  # type: ignore[arg-type]
         self.radio_on = False
 
     def sleep(self, ms):

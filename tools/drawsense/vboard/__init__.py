@@ -68,9 +68,13 @@ def run(
     firmware_dir: Path | None = None,
     heap_probe: bool = False,
     heapsize: str = "128K",
+    wrap_after_ms: int = 2000,
     timeout: float = 600.0,
 ) -> SimResult:
-    """Run `scenario` (a drawsense.scenario.Scenario) on the named board."""
+    """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
+
+    The board's ticks_ms wraps around (2**30) `wrap_after_ms` into the run,
+    so every scenario also checks the firmware's tick arithmetic."""
     from ..scenario import timeline_json
 
     board = boards.load(board_name)
@@ -79,6 +83,7 @@ def run(
         tl = Path(tmp) / "timeline.json"
         meta = timeline_json(scenario)
         meta.pop("edges", None)
+        meta["wrap_after_ms"] = wrap_after_ms
         tl.write_text(json.dumps(meta))
         eb = Path(tmp) / "edges.bin"
         eb.write_bytes(b"".join(struct.pack("<q", t) for t, _ in scenario.edges))

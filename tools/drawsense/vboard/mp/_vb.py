@@ -107,7 +107,7 @@ wdt_deadline = INF
 deep_wake = None
 
 stats = {"awake_us": 0, "light_us": 0, "deep_us": 0, "radio_us": 0, "adverts": 0, "wakeups": 0, "irqs": 0,
-         "peak_heap": 0, "boots": 0}
+         "peak_heap": 0, "boot_heap": 0, "boots": 0}
 _radio_since = 0
 
 
@@ -254,17 +254,19 @@ def advance(target_us, wake_on_pin):
 
 def sleep_awake(us):
     # time.sleep_*: the CPU idles awake; IRQs run, the sleep does not end early.
+    probe_in()
     t0 = now_us
     try:
         advance(now_us + us, False)
     finally:
         stats["awake_us"] += now_us - t0
+    probe_out()
 
 
 def lightsleep(us):
     # machine.lightsleep: the sensor pin's IRQ wakes us (the board arms the
     # pin as a wake source; see docs/hardware.md).
-    _heap_sample()
+    probe_in()
     t0 = now_us
     emit("sleep", mode="light", ms=us // 1000)
     try:
@@ -273,13 +275,13 @@ def lightsleep(us):
         stats["light_us"] += now_us - t0
     stats["wakeups"] += 1
     emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0)
+    probe_out()
     return woke
 
 
 def deepsleep(us):
     # Everything but RTC memory is lost; the firmware restarts from main.
-    global adv_on
-    _heap_sample()
+    probe_in()
     _radio_off()
     t0 = now_us
     emit("sleep", mode="deep", ms=us // 1000 if us else None)
@@ -325,6 +327,7 @@ def _radio_off():
 
 def radio_start(interval_us, data):
     global adv_on, adv_interval_us, adv_data, adv_next, _radio_since
+    probe_in()
     if not adv_on:
         _radio_since = now_us
     adv_on = True
@@ -332,10 +335,13 @@ def radio_start(interval_us, data):
     adv_data = data
     emit("radio", on=True, interval_us=interval_us, data=_hex(data))
     adv_next = now_us + (_rand() % 10001)
+    probe_out()
 
 
 def radio_stop():
+    probe_in()
     _radio_off()
+    probe_out()
 
 
 _heap_base = 0
@@ -350,13 +356,22 @@ def heap_base():
         _heap_base = gc.mem_alloc()
 
 
-def _heap_sample():
-    # Heap high-water mark per wake cycle: what was in use (live + garbage)
-    # just before sleeping, then collect so the next cycle starts clean.
+def probe_in():
+    # Firmware heap high-water mark (probe mode only). Called as control
+    # passes from the firmware into the board: in use now is the firmware's
+    # live data plus its garbage since the board last handed control back
+    # (probe_out collects the board's own garbage). The first sample also
+    # holds what compiling and importing the firmware left: kept apart.
     if _heap_probe:
         used = gc.mem_alloc() - _heap_base
-        if used > stats["peak_heap"]:
+        if not stats["boot_heap"]:
+            stats["boot_heap"] = used
+        elif used > stats["peak_heap"]:
             stats["peak_heap"] = used
+
+
+def probe_out():
+    if _heap_probe:
         gc.collect()
 
 

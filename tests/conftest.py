@@ -1,0 +1,45 @@
+"""Shared fixtures. Two ways firmware runs in this suite:
+
+* on the real MicroPython VM (the unix port from PyPI) on the virtual board,
+  through drawsense.vboard: scenario, IRQ and build tests;
+* the pure modules (debounce, detect, burst, advert) under CPython for
+  property tests with hypothesis, via tests/mpcompat.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drawsense import scenario, vboard
+
+REPO = Path(__file__).resolve().parent.parent
+FIRMWARE = REPO / "firmware"
+
+_cache: dict = {}
+
+
+def simulate(name_or_scenario, board: str = "esp32c3", **kw) -> vboard.SimResult:
+    """Run a scenario on the virtual board; built-in runs are cached per session
+    (runs are deterministic, so a second run would only repeat the first)."""
+    if isinstance(name_or_scenario, str):
+        key = (name_or_scenario, board, tuple(sorted(kw.items())))
+        if key not in _cache:
+            _cache[key] = vboard.run(scenario.load(name_or_scenario), board, **kw)
+        return _cache[key]
+    return vboard.run(name_or_scenario, board, **kw)
+
+
+@pytest.fixture
+def sim():
+    return simulate
+
+
+@pytest.fixture
+def firmware_copy(tmp_path):
+    """A scratch copy of firmware/ that a test may break on purpose."""
+    dst = tmp_path / "firmware"
+    shutil.copytree(FIRMWARE, dst)
+    return dst

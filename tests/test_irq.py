@@ -1,0 +1,85 @@
+"""The sensor's hard-IRQ handler allocates nothing and schedules nothing.
+
+Proof on the real VM: micropython.heap_lock() makes any allocation raise
+MemoryError; the virtual board runs every hard IRQ under it, and this file
+also calls the handler directly under the lock. A counter-test shows the lock
+really catches an allocating handler, so the proof can fail.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drawsense import vboard
+
+import mpcompat
+from conftest import FIRMWARE
+from vbhelp import quiet, reports, run_main
+
+
+def test_edge_handler_allocates_nothing_under_heap_lock(tmp_path):
+    run = run_main(tmp_path, """
+        import machine, micropython, edges
+        log = edges.EdgeLog()
+        pin = machine.Pin(3, machine.Pin.IN, machine.Pin.PULL_UP)
+        irq = log.irq
+        n = 0
+        micropython.heap_lock()
+        while n < 5000:
+            irq(pin)
+            n += 1
+        micropython.heap_unlock()
+        print("ds", 0, "handled", log.count, log.take()[0])
+    """, quiet(0.1), with_firmware=FIRMWARE)
+    assert reports(run, "handled")[0]["words"][1:] == ["5000", "5000"]
+
+
+def test_heap_lock_catches_an_allocating_hard_irq(tmp_path):
+    # Same shape of handler, but it builds a tuple per edge: on a board that is a
+    # crash in IRQ context; the virtual board must report it.
+    with pytest.raises(vboard.FirmwareCrash) as e:
+        run_main(tmp_path, """
+            import machine
+            last = [None]
+            def bad(pin):
+                last[0] = (pin.value(), 1)  # a new tuple per edge
+            p = machine.Pin(3, machine.Pin.IN, machine.Pin.PULL_UP)
+            p.irq(handler=bad, trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING, hard=True)
+            machine.lightsleep(5000)
+        """, quiet(2, [500, 700]))
+    assert "MemoryError" in str(e.value)
+
+
+def test_edge_handler_names_only_timestamp_and_pin_read():
+    # Static check of what the handler can reach: no schedule, print, append.
+    edges = mpcompat.load("edges")
+    names = set(edges.EdgeLog.irq.__code__.co_names)
+    assert names <= {"t", "ticks_ms", "level", "value", "count", "_WRAP"}, names
+
+
+def test_firmware_arms_a_hard_irq_on_both_edges(tmp_path):
+    run = run_main(tmp_path, """
+        import board, hw, _vb
+        h = hw.Hardware(board)
+        h.arm(lambda p: None)
+        st = _vb.pin_state(board.SENSOR_PIN)
+        print("ds", 0, "irq", st["hard"], st["trigger"])
+    """, quiet(0.5), with_firmware=FIRMWARE)
+    assert reports(run, "irq")[0]["words"][1:] == ["True", "3"]
+
+
+def test_edge_storm_is_counted_even_when_the_main_loop_is_late():
+    edges = mpcompat.load("edges")
+
+    class Pin:
+        level = 1
+
+        def value(self):
+            return self.level
+
+    log, pin = edges.EdgeLog(), Pin()
+    for _ in range(1000):
+        log.irq(pin)
+    n, _, level = log.take()
+    assert (n, level) == (1000, 1)
+    assert log.take()[0] == 0

@@ -1,0 +1,33 @@
+"""Run a small test program as main.py on the virtual board."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from drawsense import scenario, vboard
+from drawsense.scenario import Scenario
+
+
+def quiet(seconds: float, out_at_ms: list[int] | None = None) -> Scenario:
+    """A scenario: holstered, with the sensor toggling at the given ms."""
+    edges = [(int(t * 1000), i % 2 == 0) for i, t in enumerate(out_at_ms or [])]
+    return Scenario(name="test", description="", seed=1, duration_us=int(seconds * 1_000_000),
+                    initial_out=False, edges=edges, battery=[(0, 3000)], source="test")
+
+
+def run_main(tmp_path: Path, code: str, scen: Scenario | str = "draw", board: str = "esp32c3",
+             with_firmware: Path | None = None) -> vboard.SimResult:
+    d = tmp_path / "fw"
+    d.mkdir(exist_ok=True)
+    if with_firmware is not None:
+        for f in with_firmware.glob("*.py"):
+            if f.name != "main.py":
+                (d / f.name).write_text(f.read_text())
+    (d / "main.py").write_text(textwrap.dedent(code))
+    s = scenario.load(scen) if isinstance(scen, str) else scen
+    return vboard.run(s, board, firmware_dir=d)
+
+
+def reports(run: vboard.SimResult, word: str) -> list[dict]:
+    return [e for e in run.of("report") if e["words"][0] == word]
