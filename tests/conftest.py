@@ -8,15 +8,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from drawsense import scenario, vboard
+from drawsense import paths, scenario, vboard
 
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
+
+# pyproject's pythonpath puts tools/ first for this process; the CLI tests'
+# subprocesses get the same, so every test runs the working tree.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tools"), os.environ.get("PYTHONPATH")]))
+assert paths.FIRMWARE == FIRMWARE, f"tests must run the working tree's firmware, not {paths.FIRMWARE}"
 
 _cache: dict = {}
 

@@ -12,16 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-
-try:
-    import drawsense  # noqa: F401
-except ImportError:  # a plain checkout without 'pip install -e .'
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 from drawsense import boards, checks, paths
 
