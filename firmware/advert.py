@@ -1,40 +1,52 @@
-# Advert payload: one function builds the bytes that go on air.
-#
-# Format v0 (unsigned placeholder; the signed, private format replaces it):
-# one manufacturer-specific AD structure in a legacy advert (<= 31 bytes).
-#   off len field
-#   0   1   AD length (13: the bytes that follow)
+# Advert payload: the one place that builds the bytes that go on air.
+# Format v1 (docs/protocol.md): one manufacturer-specific AD structure in a
+# legacy advert, 25 bytes:
+#   off len
+#   0   1   AD length 24
 #   1   1   AD type 0xFF (manufacturer specific data)
-#   2   2   company 0xFFFF (Bluetooth SIG: for tests before an ID is assigned)
-#   4   2   magic b"DS"
-#   6   1   format version (0)
-#   7   1   event type (see below)
-#   8   2   sequence, uint16 little-endian, +1 per payload
-#   10  4   ms since the draw, uint32 LE; 0xFFFFFFFF = no draw
-# The receiver uses "ms since the draw" to keep the right span of its
-# pre-event video buffer.
+#   2   2   company 0xFFFF, LE (Bluetooth SIG: for tests until an ID is assigned)
+#   4   1   version << 4 | counter & 0x0F
+#   5   4   hint: AES-128(K_hint, "DSH1" | epoch u32 BE | 8 x 00)[0:4], epoch = counter >> 4
+#   9   8   AES-CCM ciphertext of: event u8 | flags u8 | battery mV u16 BE | ms since draw u32 BE
+#   17  8   CCM tag (M = 8, L = 2); nonce "DSN1" | counter u32 BE | 5 x 00; AAD = bytes 4..8
+# Only the key holder can read the fields, find the device from the hint, or
+# link two bursts; the counter (the nonce) never repeats for a key.
 import struct
 
+from ccm import CCM
+from events import NO_DRAW
 from micropython import const
 
-DRAW = const(1)
-HOLSTER = const(2)
-REMINDER = const(3)
-HEARTBEAT = const(4)
-FAULT = const(5)
-BOOT = const(6)
-TEST = const(7)
-NAMES = ("none", "draw", "holster", "reminder", "heartbeat", "fault", "boot", "test")
-
-NO_DRAW = const(0xFFFFFFFF)
-_MAX_ADV = const(31)
+VERSION = const(1)
+FLAG_BATTERY_LOW = const(1)
+FLAG_BROWNOUT = const(2)
+SECRET_LEN = const(32)  # K_enc (16) | K_hint (16)
+LEN = const(25)
 
 
-def build(event, since_draw_ms, seq):
-    """Advert bytes for one event; raises ValueError if it would not fit."""
-    if since_draw_ms < 0 or since_draw_ms > NO_DRAW:
-        since_draw_ms = NO_DRAW
-    data = struct.pack("<BBHBBBBHI", 13, 0xFF, 0xFFFF, 0x44, 0x53, 0, event, seq & 0xFFFF, since_draw_ms)
-    if len(data) > _MAX_ADV:
-        raise ValueError("advert over 31 bytes")
-    return data
+class Signer:
+    def __init__(self, secret):
+        if len(secret) != SECRET_LEN:
+            raise ValueError("device secret must be 32 bytes")
+        self._ccm = CCM(secret[:16], 8)
+        self._hint = CCM(secret[16:], 8)
+        self._nonce = bytearray(b"DSN1" + bytes(9))
+        self._block = bytearray(b"DSH1" + bytes(12))
+        self._epoch = -1
+        self._hint_bytes = b""
+
+    def hint(self, epoch):
+        if epoch != self._epoch:  # once per burst, not per payload
+            struct.pack_into(">I", self._block, 4, epoch)
+            self._hint_bytes = self._hint.block(bytes(self._block))[:4]
+            self._epoch = epoch
+        return self._hint_bytes
+
+    def build(self, counter, event, since_draw_ms, battery_mv=0, flags=0):
+        """The advert bytes for one payload (<= 31 bytes)."""
+        if since_draw_ms < 0 or since_draw_ms > NO_DRAW:
+            since_draw_ms = NO_DRAW
+        head = bytes((LEN - 1, 0xFF, 0xFF, 0xFF, (VERSION << 4) | (counter & 0x0F))) + self.hint(counter >> 4)
+        struct.pack_into(">I", self._nonce, 4, counter)
+        body = struct.pack(">BBHI", event, flags, battery_mv, since_draw_ms)
+        return head + self._ccm.seal(bytes(self._nonce), head[4:], body)

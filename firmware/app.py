@@ -1,11 +1,12 @@
 # The sensor's main loop: edges -> debounce -> state machine -> bursts -> radio.
-# Receives the hardware (hw.Hardware or anything with the same methods) and
-# the timing config; imports no hardware module itself.
+# Receives the hardware (hw.Hardware or anything with the same methods), the
+# timing config, and the signer and counter (None when unprovisioned); it
+# imports no hardware module itself.
 from time import ticks_diff
 
-import advert
 import burst
-from detect import DRAWN, FAULT, HOLSTERED, NAMES, Detector
+import events
+from detect import DRAWN, FAULT, NAMES, Detector
 from edges import EdgeLog
 
 
@@ -19,14 +20,16 @@ def _earliest(now, *ticks):
     return ms
 
 
-def run(hw, cfg):
+def run(hw, cfg, signer=None, counter=None):
     now = hw.now()
     log = EdgeLog()
     det = Detector(cfg, hw.out(), now)
     bursts = burst.Bursts(cfg)
     settled = det.state  # last non-FAULT state, to tell what a fault cleared to
-    seq = 0
     hw.report("boot", hw.board.NAME, NAMES[det.state])
+    if signer is None:
+        # Nothing on air: a receiver must never see an unauthenticated draw.
+        hw.report("unprovisioned")
     hw.arm(log.irq)
     while True:
         now = hw.now()
@@ -47,24 +50,19 @@ def run(hw, cfg):
             event = 0
             if new == FAULT:
                 hw.disarm()
-                event = advert.FAULT
+                event = events.FAULT
             else:
                 if new != settled:
-                    event = advert.DRAW if new == DRAWN else advert.HOLSTER
+                    event = events.DRAW if new == DRAWN else events.HOLSTER
                 settled = new
-                if det.state != FAULT:
-                    log.take()  # edges from before the re-arm are history
-                    hw.arm(log.irq)
-            hw.report("state", NAMES[new], advert.NAMES[event])
+                log.take()  # edges from before the (re-)arm are history
+                hw.arm(log.irq)
+            hw.report("state", NAMES[new], events.NAMES[event])
             if event:
                 bursts.start(event, now, det.changed_at)
         action = bursts.poll(now)
         if action == burst.SEND:
-            if bursts.new:
-                bursts.new = False
-                hw.report("burst", advert.NAMES[bursts.event], bursts.length)
-            seq += 1
-            hw.advertise(advert.build(bursts.event, bursts.since_draw(now), seq))
+            _send(hw, bursts, signer, counter, now)
         elif action == burst.STOP:
             hw.quiet()
         wait = _earliest(now, det.due(), bursts.due())
@@ -73,3 +71,41 @@ def run(hw, cfg):
         if wait is None or wait > cfg.IDLE_MS:
             wait = cfg.IDLE_MS
         hw.sleep(wait if wait > 0 else 1)
+
+
+def _send(hw, bursts, signer, counter, now):
+    fresh = bursts.new
+    if fresh:
+        bursts.new = False
+        hw.report("burst", events.NAMES[bursts.event], bursts.length)
+    if signer is None:
+        return
+    if fresh:
+        counter.new_epoch()  # a new burst: new epoch, new hint, new address
+        hw.new_address()
+    c = counter.take()
+    if c < 0:
+        hw.report("counter", "exhausted")
+        return
+    hw.advertise(signer.build(c, bursts.event, bursts.since_draw(now)))
+
+
+def main(board, cfg):
+    """Build the hardware and the identity, then run. Called by main.py."""
+    import advert
+    import counter
+    import hw as hwmod
+    import keyfile
+
+    hw = hwmod.Hardware(board)
+    signer = ctr = None
+    try:
+        ident = keyfile.load()
+        if ident is not None:
+            ctr = counter.Counter(counter.FileStore("ds_ctr.bin"), cfg.COUNTER_RESERVE)
+            signer = advert.Signer(ident[0])
+            hw.report("device", "".join("%02x" % b for b in ident[1]))
+    except ValueError as e:  # damaged key or counter file: never guess
+        hw.report("storage", str(e).replace(" ", "_"))
+        signer = ctr = None
+    run(hw, cfg, signer, ctr)

@@ -2,7 +2,7 @@
 # Pure logic; times are ticks_ms values.
 from time import ticks_add, ticks_diff
 
-import advert
+import events
 from micropython import const
 
 IDLE = const(0)
@@ -24,13 +24,13 @@ class Bursts:
     def start(self, event, now, drawn_at=None):
         """Begin the burst for `event` now (replacing any burst on air)."""
         cfg = self._cfg
-        if event == advert.DRAW:
+        if event == events.DRAW:
             self.drawn_at = drawn_at
             self._remind = ticks_add(drawn_at, cfg.REMINDER_MS)
             ms = cfg.BURST_MS
-        elif event == advert.REMINDER:
+        elif event == events.REMINDER:
             ms = cfg.REMINDER_BURST_MS
-        elif event == advert.HOLSTER:
+        elif event == events.HOLSTER:
             self._remind = None
             ms = cfg.HOLSTER_BURST_MS
         else:
@@ -44,7 +44,7 @@ class Bursts:
 
     def since_draw(self, now):
         if self.drawn_at is None:
-            return advert.NO_DRAW
+            return events.NO_DRAW
         return ticks_diff(now, self.drawn_at)
 
     def poll(self, now):
@@ -53,9 +53,9 @@ class Bursts:
             self.event = 0
             if self._remind is None or ticks_diff(now, self._remind) < 0:
                 return STOP
-        if self._remind is not None and ticks_diff(now, self._remind) >= 0 and self.event in (0, advert.REMINDER):
+        if self._remind is not None and ticks_diff(now, self._remind) >= 0 and self.event in (0, events.REMINDER):
             self._remind = ticks_add(self._remind, self._cfg.REMINDER_MS)
-            self.start(advert.REMINDER, now)
+            self.start(events.REMINDER, now)
         if self.event and ticks_diff(now, self._refresh) >= 0:
             self._refresh = ticks_add(now, self._cfg.REFRESH_MS)
             return SEND

@@ -29,8 +29,14 @@ REMINDER_BURST_MS = const(500)
 HOLSTER_BURST_MS = const(1000)
 FAULT_BURST_MS = const(1000)
 # During a burst the payload is rebuilt this often so "ms since the draw"
-# stays current to within this span.
+# stays current to within this span. A burst carries at most 16 payloads
+# (one counter epoch): BURST_MS / REFRESH_MS must stay below 16.
 REFRESH_MS = const(500)
+
+# The advert counter reserves this many values ahead in flash: one flash
+# write per COUNTER_RESERVE payloads, at most that many skipped after a
+# power cut (shared/REFERENCE.md: N = 64-256).
+COUNTER_RESERVE = const(256)
 
 # Longest single sleep when nothing is pending (the pin wakes us anyway).
 IDLE_MS = const(3600000)

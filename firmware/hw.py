@@ -40,6 +40,15 @@ class Hardware:
     def disarm(self):
         self.pin.irq(handler=None)
 
+    def new_address(self):
+        # A fresh random address for each burst, so a scanner cannot follow
+        # the device from burst to burst. On NimBLE (esp32) every
+        # addr_mode=1 call makes a new random static address; btstack (Pico
+        # W) keeps one per power cycle (docs/protocol.md, privacy).
+        if self.radio_on:
+            self.quiet()
+        self.ble.config(addr_mode=1)
+
     def advertise(self, data):
         # connectable=False: nothing can connect to the sensor. On NimBLE and
         # btstack this is ADV_SCAN_IND (shared/REFERENCE.md).

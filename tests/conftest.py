@@ -26,10 +26,17 @@ assert paths.FIRMWARE == FIRMWARE, f"tests must run the working tree's firmware,
 
 _cache: dict = {}
 
+# The suite's device identity (a test value, not a secret of any device).
+TEST_SECRET = bytes(range(32))
+TEST_ID = b"testdev1"
+
 
 def simulate(name_or_scenario, board: str = "esp32c3", **kw) -> vboard.SimResult:
-    """Run a scenario on the virtual board; built-in runs are cached per session
-    (runs are deterministic, so a second run would only repeat the first)."""
+    """Run a scenario on the virtual board, provisioned with TEST_SECRET unless
+    secret=None is given; built-in runs are cached per session (runs are
+    deterministic, so a second run would only repeat the first)."""
+    kw.setdefault("secret", TEST_SECRET)
+    kw.setdefault("device_id", TEST_ID)
     if isinstance(name_or_scenario, str):
         key = (name_or_scenario, board, tuple(sorted(kw.items())))
         if key not in _cache:

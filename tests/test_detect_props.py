@@ -22,7 +22,7 @@ import mpcompat
 
 detect = mpcompat.load("detect")
 burst = mpcompat.load("burst")
-advert = mpcompat.load("advert")
+advert = mpcompat.load("events")
 config = mpcompat.load("config")
 
 T0 = (1 << 30) - 700  # start 0.7 s before the tick counter wraps
@@ -197,15 +197,3 @@ def test_holster_cancels_reminders():
         b.poll(mpcompat.ticks_add(T0, ms))
         events.add(b.event)
     assert advert.REMINDER not in events
-
-
-def test_advert_bytes_fit_a_legacy_advert_and_decode_on_the_host():
-    from drawsense.hostadvert import decode
-
-    for ev in (advert.DRAW, advert.HOLSTER, advert.REMINDER, advert.FAULT):
-        data = advert.build(ev, 1234, 70000)
-        assert len(data) <= 31
-        assert data[0] == len(data) - 1  # one well-formed AD structure
-        d = decode(data)
-        assert d == {"event": advert.NAMES[ev], "seq": 70000 & 0xFFFF, "since_draw_ms": 1234}
-    assert decode(advert.build(advert.FAULT, advert.NO_DRAW, 1))["since_draw_ms"] is None

@@ -167,14 +167,3 @@ def test_firmware_crash_is_reported_not_hidden(firmware_copy):
     with pytest.raises(vboard.FirmwareCrash) as e:
         vboard.run(scenario.load("draw"), "esp32c3", firmware_dir=firmware_copy)
     assert "dataclasses" in str(e.value) or "dataclasses" in e.value.detail
-
-
-def test_protocol_doc_vector_is_what_goes_on_air(sim):
-    import re
-    from pathlib import Path
-
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
-    vector = re.search(r"sequence 1 ->\s*`([0-9a-f ]+)`", doc).group(1).replace(" ", "")
-    first = sim("draw").adverts()[0]
-    assert first["data"] == vector
-    assert (first["event"], first["seq"], first["since_draw_ms"]) == ("draw", 1, 30)

@@ -6,7 +6,12 @@ import argparse
 import json
 import sys
 
+import os
+import secrets
+from pathlib import Path
+
 from . import __version__, boards, paths, scenario, timeline, vboard
+from .keystore import KeyStore, KeyStoreError, default_path
 
 _EPILOG = """\
 examples:
@@ -29,10 +34,32 @@ def cmd_sim(args: argparse.Namespace) -> int:
         scen = scenario.load(args.scenario, holstered_level=board["HOLSTERED_LEVEL"])
     except (boards.BoardError, scenario.ScenarioError) as e:
         return _fail(str(e))
+    secret: bytes | None = None
+    device_id = bytes(8)
+    flash = None
+    if args.keys:
+        # Provision the virtual device into the key store (created if need
+        # be); its flash is kept beside the store so its counter carries on
+        # from run to run, as a real device's would.
+        name = args.name or f"sim-{args.board}"
+        try:
+            store = KeyStore(args.keys)
+            dev = store.get(name) or store.add(name)
+            store.close()
+        except KeyStoreError as e:
+            return _fail(str(e))
+        secret, device_id = dev.secret, dev.device_id
+        flash_dir = Path(str(args.keys) + ".sim")
+        flash_dir.mkdir(mode=0o700, exist_ok=True)
+        flash = flash_dir / f"{name}.flash"
+    elif not args.unprovisioned:
+        secret, device_id = secrets.token_bytes(32), secrets.token_bytes(8)  # a throwaway identity
     if not args.json:
-        print(f"simulating {scen.name!r} on {board.title}: {scen.description}", file=sys.stderr)
+        who = "unprovisioned" if secret is None else ("device " + (args.name or f"sim-{args.board}")
+                                                        if args.keys else "a throwaway key")
+        print(f"simulating {scen.name!r} on {board.title} ({who}): {scen.description}", file=sys.stderr)
     try:
-        run = vboard.run(scen, args.board)
+        run = vboard.run(scen, args.board, secret=secret, device_id=device_id, flash_image=flash)
     except paths.RuntimeMissing as e:
         return _fail(str(e))
     except vboard.FirmwareCrash as e:
@@ -74,6 +101,52 @@ def cmd_boards(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(path: Path | None, *, create: bool) -> KeyStore:
+    return KeyStore(path or default_path(), create=create)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    try:
+        store = _store(args.keys, create=args.keys_cmd == "add")
+        if args.keys_cmd == "add":
+            dev = store.add(args.name)
+            print(f"added {dev.name} (id {dev.id_hex}) to {store.path}")
+        elif args.keys_cmd == "remove":
+            store.remove(args.name)
+            print(f"removed {args.name} from {store.path}")
+        else:
+            devs = store.devices()
+            if args.json:
+                for d in devs:
+                    print(json.dumps({"name": d.name, "id": d.id_hex, "last_counter": d.last_counter,
+                                      "last_seen": d.last_seen, "battery_mv": d.battery_mv,
+                                      "battery_low": d.battery_low}))
+            elif not devs:
+                print(f"no devices in {store.path}")
+            else:
+                print(f"{'name':<20} {'id':<16} {'last counter':>12}  battery")
+                for d in devs:
+                    mv = f"{d.battery_mv} mV" if d.battery_mv else "-"
+                    print(f"{d.name:<20} {d.id_hex:<16} {d.last_counter:>12}  {mv}")
+        store.close()
+    except KeyStoreError as e:
+        return _fail(str(e))
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from . import listen
+    try:
+        store = _store(args.keys, create=False)
+    except KeyStoreError as e:
+        return _fail(str(e))
+    try:
+        return listen.run(store, source=args.air, as_json=args.json, on_draw=args.on_draw, adapter=args.adapter,
+                          duration=args.duration, window=args.window)
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="drawsense",
@@ -100,7 +173,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true",
                    help="one JSON object per line (t_ms, type, ...): pin, level, state, burst, radio, adv, ...")
     s.add_argument("--vcd", metavar="FILE", help="also write a Value Change Dump of sensor, level, state, radio")
+    s.add_argument("--keys", metavar="FILE", type=Path,
+                   help="provision the virtual device into this key store (created if missing) and keep its "
+                        "flash beside it, so 'drawsense listen --keys FILE' verifies what it sends")
+    s.add_argument("--name", metavar="NAME", help="device name in the key store (default: sim-BOARD)")
+    s.add_argument("--unprovisioned", action="store_true",
+                   help="run without a key: the firmware says so and sends nothing")
     s.set_defaults(func=cmd_sim)
+
+    ls = sub.add_parser(
+        "listen", help="receive, verify and act on sensor adverts (bleak, or simulated air)",
+        description="The reference camera-side receiver. It verifies each advert's AES-CCM tag with the keys "
+                    "in the key store, resolves the device from its rotating hint, rejects forgeries, replays "
+                    "(the last counter is kept on disk across restarts) and malformed frames, folds a burst "
+                    "into one event, and prints events. With --on-draw it runs a command once per draw.",
+        epilog="examples:\n  drawsense sim --keys k.db --json | drawsense listen --air - --keys k.db --json\n"
+               "  drawsense listen --keys k.db --on-draw 'start-recording.sh'        (a real adapter, via bleak)\n"
+               "\n--on-draw gets the event in environment variables: DRAWSENSE_EVENT, DRAWSENSE_DEVICE, "
+               "DRAWSENSE_COUNTER,\nDRAWSENSE_SINCE_DRAW_MS, DRAWSENSE_BATTERY_MV, DRAWSENSE_RSSI, DRAWSENSE_ADDR.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls.add_argument("--air", metavar="FILE",
+                    help="simulated air instead of a radio: JSON lines of 'drawsense sim --json' ('-' = stdin)")
+    ls.add_argument("--keys", metavar="FILE", type=Path, help=f"key store (default: {default_path()})")
+    ls.add_argument("--json", action="store_true", help="one JSON object per event")
+    ls.add_argument("--on-draw", metavar="CMD", help="shell command to run once per draw")
+    ls.add_argument("--adapter", metavar="NAME", help="Bluetooth adapter for a real radio (e.g. hci0)")
+    ls.add_argument("--duration", metavar="S", type=float, help="stop after S seconds (real radio)")
+    ls.add_argument("--window", metavar="N", type=int, default=64,
+                    help="bursts ahead of the last seen one in which a device is recognised (default 64)")
+    ls.set_defaults(func=cmd_listen)
+
+    k = sub.add_parser("keys", help="manage the key store (devices and their secrets)",
+                       description="The receiver's key store: an SQLite file, mode 0600. Secrets are "
+                                   "never printed.")
+    k.add_argument("--keys", metavar="FILE", type=Path, help=f"key store (default: {default_path()})")
+    ksub = k.add_subparsers(dest="keys_cmd", metavar="ACTION", required=True)
+    ka = ksub.add_parser("add", help="add a device with a fresh 256-bit secret")
+    ka.add_argument("name")
+    ksub.add_parser("list", help="list devices (never their secrets)").add_argument(
+        "--json", action="store_true", help="one JSON object per device")
+    ksub.add_parser("remove", help="remove a device").add_argument("name")
+    k.set_defaults(func=cmd_keys)
 
     b = sub.add_parser("boards", help="list the supported boards",
                        description="List the board definitions under boards/ (pins, polarity, wake, radio).")

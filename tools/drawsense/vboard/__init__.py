@@ -18,8 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import boards, paths
-from ..hostadvert import decode
+from .. import boards, paths, protocol
 
 _MASK = 0x3FFFFFFF
 _HALF = 1 << 29
@@ -70,11 +69,21 @@ def run(
     heapsize: str = "128K",
     wrap_after_ms: int = 2000,
     timeout: float = 600.0,
+    secret: bytes | None = None,
+    device_id: bytes = bytes(8),
+    flash_image: Path | None = None,
+    cut_at: int = 0,
 ) -> SimResult:
     """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
 
     The board's ticks_ms wraps around (2**30) `wrap_after_ms` into the run,
-    so every scenario also checks the firmware's tick arithmetic."""
+    so every scenario also checks the firmware's tick arithmetic.
+
+    `secret` provisions the virtual device (its key file is in the flash at
+    first power-on) and lets the adverts be decoded for display; without it
+    the device runs unprovisioned. `flash_image` keeps the device's flash
+    (and so its counter) from run to run. `cut_at` cuts the power during the
+    Nth flash program/erase operation."""
     from ..scenario import timeline_json
 
     board = boards.load(board_name)
@@ -92,11 +101,19 @@ def run(
         env["DRAWSENSE_VB_TIMELINE"] = str(tl)
         env["DRAWSENSE_VB_EDGES"] = str(eb)
         env["DRAWSENSE_VB_HEAP"] = "1" if heap_probe else "0"
+        env["DRAWSENSE_VB_CUT_AT"] = str(cut_at)
+        env["DRAWSENSE_VB_FLASH"] = str(Path(flash_image).resolve()) if flash_image else str(Path(tmp) / "flash.img")
+        env["DRAWSENSE_VB_FILES"] = ""
+        if secret is not None:
+            seed = Path(tmp) / "seed"
+            seed.mkdir()
+            (seed / "ds_key.bin").write_bytes(b"DSK1" + secret + device_id)
+            env["DRAWSENSE_VB_FILES"] = str(seed)
         cmd = [paths.micropython(), "-X", f"heapsize={heapsize}", str(paths.VBOARD_MP / "vboot.py")]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp)
         wall = time.perf_counter() - t0
-    events, stats, console = parse(proc.stdout)
+    events, stats, console = parse(proc.stdout, protocol.KnownDevice(secret) if secret else None)
     crash = [e for e in events if e["type"] == "crash"]
     if proc.returncode != 0 or crash:
         detail = (proc.stderr or "") + "\n".join(console[-20:])
@@ -105,7 +122,7 @@ def run(
     return SimResult(scenario.name, board_name, events, stats, wall, console)
 
 
-def parse(stdout: str) -> tuple[list[dict], dict, list[str]]:
+def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[dict], dict, list[str]]:
     """Merge virtual-board and firmware lines into ordered events with t_ms."""
     events: list[dict] = []
     console: list[str] = []
@@ -123,8 +140,10 @@ def parse(stdout: str) -> tuple[list[dict], dict, list[str]]:
                 ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
             elif kind == "reset":
                 ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
-            elif kind == "adv":
-                ev.update(decode(bytes.fromhex(ev["data"])))
+            elif kind == "adv" and known is not None:
+                f = known.open(bytes.fromhex(ev["data"]))
+                if f is not None:
+                    ev.update(event=f.event, counter=f.counter, since_draw_ms=f.since_draw_ms)
             elif kind == "end":
                 stats = {k: v for k, v in ev.items() if k not in ("type", "t_ms")}
             events.append(ev)

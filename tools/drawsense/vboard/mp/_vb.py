@@ -48,6 +48,12 @@ class Stop(BaseException):
     pass
 
 
+class PowerCut(BaseException):
+    # Power fails in the middle of a flash write: RAM and RTC memory are
+    # lost, the flash keeps whatever the interrupted write left.
+    pass
+
+
 def _load():
     path = os.getenv("DRAWSENSE_VB_TIMELINE")
     if not path:
@@ -99,6 +105,8 @@ adv_data = b""
 adv_next = INF
 addr = b""
 
+random_addr_set = False  # btstack: one random static address per power cycle
+
 # Watchdog
 wdt_timeout_us = 0
 wdt_deadline = INF
@@ -106,8 +114,95 @@ wdt_deadline = INF
 # Deep-sleep wake sources set through esp32.wake_on_* : (pin ids, level)
 deep_wake = None
 
+# Flash: a littlefs2 volume on a block device backed by a host file (the
+# board's flash chip; off the MicroPython heap), mounted at /flash and made
+# the current directory, as the board's filesystem. The host keeps the file
+# from run to run when it wants the device to keep its counter, can seed
+# files before first power-on, and can cut power at the Nth write.
+FLASH_BLOCK = 4096
+FLASH_BLOCKS = 64
+_seed_dir = os.getenv("DRAWSENSE_VB_FILES") or ""
+_cut_at = int(os.getenv("DRAWSENSE_VB_CUT_AT") or "0")
+
+
+class Flash:
+    def __init__(self, path):
+        size = FLASH_BLOCK * FLASH_BLOCKS
+        try:
+            if os.stat(path)[6] != size:
+                raise OSError(22)
+        except OSError:
+            with open(path, "wb") as f:  # a blank (erased) chip
+                blank = b"\xff" * FLASH_BLOCK
+                for _ in range(FLASH_BLOCKS):
+                    f.write(blank)
+        self.f = open(path, "r+b")
+        self.ops = 0  # program + erase operations so far
+
+    def readblocks(self, block, buf, off=0):
+        self.f.seek(block * FLASH_BLOCK + off)
+        self.f.readinto(buf)
+
+    def _op(self, a, new):
+        self.ops += 1
+        stats["flash_ops"] = self.ops
+        self.f.seek(a)
+        if self.ops == _cut_at:
+            self.f.write(new[:len(new) // 2])  # torn: power went mid-write
+            self.f.flush()
+            raise PowerCut()
+        self.f.write(new)
+
+    def writeblocks(self, block, buf, off=None):
+        self._op(block * FLASH_BLOCK + (off or 0), bytes(buf))
+
+    def ioctl(self, op, arg):
+        if op == 4:  # block count
+            return FLASH_BLOCKS
+        if op == 5:  # block size
+            return FLASH_BLOCK
+        if op == 6:  # erase
+            self._op(arg * FLASH_BLOCK, b"\xff" * FLASH_BLOCK)
+            return 0
+        return 0
+
+
+flash = Flash(os.getenv("DRAWSENSE_VB_FLASH"))
+_mounted = False
+
+
+def mount_flash():
+    global _mounted
+    if _mounted:
+        os.umount("/flash")
+        _mounted = False
+    try:
+        os.mount(os.VfsLfs2(flash), "/flash")
+    except OSError:
+        os.VfsLfs2.mkfs(flash)  # a blank chip: format, as the port does
+        os.mount(os.VfsLfs2(flash), "/flash")
+    _mounted = True
+    os.chdir("/flash")
+
+
+def _seed_files():
+    # Files provisioned before first power-on (e.g. the key file).
+    if not _seed_dir:
+        return
+    for name in os.listdir(_seed_dir):
+        with open(_seed_dir + "/" + name, "rb") as src:
+            data = src.read()
+        with open("/flash/" + name, "wb") as dst:
+            dst.write(data)
+
+
+def save_flash():
+    flash.f.flush()
+
+
 stats = {"awake_us": 0, "light_us": 0, "deep_us": 0, "radio_us": 0, "adverts": 0, "wakeups": 0, "irqs": 0,
-         "peak_heap": 0, "boot_heap": 0, "boots": 0}
+         "peak_heap": 0, "boot_heap": 0, "boots": 0,
+         "flash_ops": 0, "power_cuts": 0}
 _radio_since = 0
 
 
@@ -212,7 +307,7 @@ def _sensor_edge(out):
 def _radio_event():
     global adv_next
     stats["adverts"] += 1
-    emit("adv", addr=addr_hex(), data=_hex(adv_data), interval_us=adv_interval_us)
+    emit("adv", addr=addr_hex(), data=_hex(adv_data), interval_us=adv_interval_us, rssi=-60)
     adv_next = now_us + adv_interval_us + (_rand() % 10001)
 
 
@@ -390,7 +485,9 @@ def wdt_feed():
 def boot():
     # Called by vboot before main runs: power-on or a reset.
     global pins, ble_active, adv_on, adv_next, wdt_timeout_us, wdt_deadline, deep_wake, boots, addr
+    global random_addr_set
     boots += 1
+    random_addr_set = False
     stats["boots"] = boots
     pins = {}
     ble_active = False
@@ -400,10 +497,32 @@ def boot():
     wdt_deadline = INF
     deep_wake = None
     addr = bytes(unique_id())  # the controller's public address
+    mount_flash()
     emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms)
 
 
+def new_random_address():
+    # A random static address: the two top bits set (Core Vol 6, Part B, 1.3.2.1).
+    global addr
+    b = bytearray(6)
+    for i in range(6):
+        b[i] = _rand() & 0xFF
+    b[0] |= 0xC0
+    addr = bytes(b)
+
+
+def power_cut():
+    # Called by vboot: power comes back at once; RAM and RTC memory are gone.
+    global rtc_memory, reset_cause
+    stats["power_cuts"] += 1
+    _radio_off()
+    rtc_memory = b""
+    reset_cause = PWRON_RESET
+    emit("power", cut=True, flash_op=flash.ops)
+
+
 def finish():
+    save_flash()
     if adv_on:
         stats["radio_us"] += now_us - _radio_since
     emit("end", **stats)

@@ -42,6 +42,21 @@ class BLE:
         for k in kwargs:
             if k not in ("gap_name", "addr_mode", "mtu", "rxbuf", "bond", "mitm", "io", "le_secure"):
                 raise ValueError("unknown config param")
+        mode = kwargs.get("addr_mode")
+        if mode is not None:
+            if mode not in (0, 1, 2, 3):
+                raise ValueError("invalid addr_mode")
+            if board.PORT == "rp2":
+                # btstack: RPA/NRPA refused; one random static address per
+                # power cycle, however often it is asked for.
+                if mode in (2, 3):
+                    raise OSError(22)
+                if mode == 1 and not _vb.random_addr_set:
+                    _vb.new_random_address()
+                    _vb.random_addr_set = True
+            elif mode in (1, 3):
+                # NimBLE: each call makes a new random address.
+                _vb.new_random_address()
 
     def irq(self, handler):
         if handler is not None and not callable(handler):

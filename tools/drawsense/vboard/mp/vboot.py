@@ -14,8 +14,12 @@ def _forget_firmware():
 
 
 def main():
+    first = True
     while True:
         _vb.boot()
+        if first:
+            _vb._seed_files()
+            first = False
         _vb.heap_base()
         try:
             __import__("main")
@@ -25,6 +29,9 @@ def main():
         except _vb.Reset as r:
             _vb.reset_cause = r.cause
             _vb.emit("reset", cause=r.cause)
+            _forget_firmware()
+        except _vb.PowerCut:
+            _vb.power_cut()
             _forget_firmware()
         except _vb.Stop:
             _vb.finish()

@@ -1,0 +1,74 @@
+# Monotonic 32-bit advert counter that survives power loss at any instant.
+#
+# Never reuse a counter value with the same key: it is the CCM nonce. The
+# live value sits in RAM; flash holds only a reserved high-water mark. Before
+# a value at or past the mark is used, the mark moves RESERVE ahead (one
+# atomic file write), so after a power cut the device resumes at the stored
+# mark and at worst skips unused values (reserve-ahead, shared/REFERENCE.md).
+import os
+import struct
+
+from micropython import const
+
+EPOCH_BITS = const(4)  # counter >> 4 is the burst epoch (the hint rotates with it)
+_EPOCH_MASK = const(15)
+LAST = const(0xFFFFFFFF)
+
+
+class FileStore:
+    """The high-water mark in a small file, replaced atomically.
+
+    Written to path + ".tmp", then renamed over path: littlefs (and FAT's
+    rename on the same volume) leaves either the old or the new file after a
+    power cut. The value is stored with its complement so a torn or foreign
+    file is recognised and never trusted as a smaller mark.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def read(self):
+        """The stored mark, 0 if none was ever written; raises ValueError on a
+        corrupt file (the caller must not guess a counter then)."""
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return 0
+        if len(data) != 8:
+            raise ValueError("counter file damaged")
+        mark, check = struct.unpack("<II", data)
+        if mark ^ check != 0xFFFFFFFF:
+            raise ValueError("counter file damaged")
+        return mark
+
+    def write(self, mark):
+        tmp = self.path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<II", mark, mark ^ 0xFFFFFFFF))
+        os.rename(tmp, self.path)
+
+
+class Counter:
+    def __init__(self, store, reserve):
+        self._store = store
+        self._reserve = reserve
+        self.next = store.read()  # first value this boot may use
+        self._limit = self.next  # nothing reserved yet this boot
+
+    def take(self):
+        """Next unused value, or -1 when the counter is exhausted (re-key)."""
+        c = self.next
+        if c >= LAST:
+            return -1
+        if c >= self._limit:
+            self._limit = min(c + self._reserve, LAST)
+            self._store.write(self._limit)  # reserved before it is used
+        self.next = c + 1
+        return c
+
+    def new_epoch(self):
+        """Start a burst: round up to the next epoch boundary, so a burst's
+        payloads share one epoch and no two bursts do."""
+        if self.next & _EPOCH_MASK:
+            self.next = (self.next | _EPOCH_MASK) + 1

@@ -1,0 +1,519 @@
+"""One receiver code path for a real Bluetooth adapter and for simulated air.
+
+Everything that listens for drawsense adverts goes through bleak's
+:class:`bleak.BleakScanner`. On a machine with an adapter that is bleak's own
+platform backend; for simulated or recorded air it is
+:class:`SimulatedAirScanner`, a bleak scanner backend that plays the JSON-lines
+output of ``drawsense sim --json`` instead of listening to a radio::
+
+    scanner = BleakScanner(callback, backend=SimulatedAirScanner, air="run.jsonl")
+
+bleak (>= 3) hands every keyword it does not know itself to the backend, so
+``air=`` (and the optional ``air_done=`` / ``air_duration=``) reach
+:class:`SimulatedAirScanner` unchanged. The callback gets the same
+``(BLEDevice, AdvertisementData)`` pairs it would get from BlueZ: address
+upper-case, ``manufacturer_data`` keyed by company id, 16/32-bit UUIDs expanded
+to 128-bit strings. ``platform_data`` is ``(json_object,)``, so a consumer can
+read the virtual time ``platform_data[0]["t_ms"]``.
+
+:func:`scan` is the single entry point: simulated air when ``air`` is given,
+the real adapter otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import sys
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, Callable, Literal, Optional, Union
+
+from bleak import BleakScanner
+from bleak.assigned_numbers import AdvertisementDataType
+from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
+from bleak.exc import BleakBluetoothNotAvailableError, BleakError
+from bleak.uuids import normalize_uuid_16, normalize_uuid_32
+
+__all__ = ["AirError", "SimulatedAirScanner", "parse_ad", "scan", "DEFAULT_RSSI"]
+
+AirSource = Union[str, "os.PathLike[str]", IO[str], IO[bytes], Iterable[Union[str, bytes]]]
+
+DEFAULT_RSSI = -60
+"""dBm given to an ``adv`` line without ``"rssi"``."""
+
+#: company id of drawsense adverts (0xFFFF: Bluetooth SIG id for tests, see firmware/advert.py);
+#: used for the BlueZ passive-scan pattern only.
+DRAWSENSE_COMPANY_ID = 0xFFFF
+
+
+class AirError(ValueError):
+    """Simulated air that cannot be read; ``str()`` is ``"<source>:<line>: <what>"``."""
+
+
+# ------------------------------------------------------------ AD parsing ----
+
+def _uuid128(le: bytes) -> str:
+    h = le[::-1].hex()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def parse_ad(data: bytes) -> dict:
+    """Legacy advertising payload (AD structures ``[len][type][data...]``) to the
+    fields bleak puts in :class:`AdvertisementData`, plus ``flags``::
+
+        {"local_name": str|None, "manufacturer_data": {company: bytes},
+         "service_data": {uuid128: bytes}, "service_uuids": [uuid128, ...],
+         "tx_power": int|None, "flags": int|None}
+
+    A zero length byte ends the significant part (padding); a structure whose
+    length runs past the end stops parsing there, keeping what came before.
+    Never raises on malformed input.
+    """
+    data = bytes(data)
+    out: dict = {
+        "local_name": None,
+        "manufacturer_data": {},
+        "service_data": {},
+        "service_uuids": [],
+        "tx_power": None,
+        "flags": None,
+    }
+    short_name = None
+    i, n = 0, len(data)
+    while i < n:
+        length = data[i]
+        if length == 0 or i + 1 + length > n:
+            break
+        ad_type = data[i + 1]
+        v = data[i + 2:i + 1 + length]
+        i += 1 + length
+        if ad_type == AdvertisementDataType.FLAGS:
+            if v:
+                out["flags"] = v[0]
+        elif ad_type == AdvertisementDataType.COMPLETE_LOCAL_NAME:
+            out["local_name"] = v.decode("utf-8", "replace")
+        elif ad_type == AdvertisementDataType.SHORTENED_LOCAL_NAME:
+            short_name = v.decode("utf-8", "replace")
+        elif ad_type == AdvertisementDataType.TX_POWER_LEVEL:
+            if v:
+                out["tx_power"] = int.from_bytes(v[:1], "little", signed=True)
+        elif ad_type == AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA:
+            if len(v) >= 2:
+                out["manufacturer_data"][int.from_bytes(v[:2], "little")] = v[2:]
+        elif ad_type in (AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID16,
+                         AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID16):
+            for j in range(0, len(v) - 1, 2):
+                _add_uuid(out, normalize_uuid_16(int.from_bytes(v[j:j + 2], "little")))
+        elif ad_type in (AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID32,
+                         AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID32):
+            for j in range(0, len(v) - 3, 4):
+                _add_uuid(out, normalize_uuid_32(int.from_bytes(v[j:j + 4], "little")))
+        elif ad_type in (AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID128,
+                         AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID128):
+            for j in range(0, len(v) - 15, 16):
+                _add_uuid(out, _uuid128(v[j:j + 16]))
+        elif ad_type == AdvertisementDataType.SERVICE_DATA_UUID16:
+            if len(v) >= 2:
+                out["service_data"][normalize_uuid_16(int.from_bytes(v[:2], "little"))] = v[2:]
+        elif ad_type == AdvertisementDataType.SERVICE_DATA_UUID32:
+            if len(v) >= 4:
+                out["service_data"][normalize_uuid_32(int.from_bytes(v[:4], "little"))] = v[4:]
+        elif ad_type == AdvertisementDataType.SERVICE_DATA_UUID128:
+            if len(v) >= 16:
+                out["service_data"][_uuid128(v[:16])] = v[16:]
+    if out["local_name"] is None:
+        out["local_name"] = short_name
+    return out
+
+
+def _add_uuid(out: dict, uuid: str) -> None:
+    if uuid not in out["service_uuids"]:
+        out["service_uuids"].append(uuid)
+
+
+# ---------------------------------------------------------- line sources ----
+
+class _IterLines:
+    """In-memory lines (list, tuple, generator that never blocks)."""
+
+    def __init__(self, it: Iterable[Union[str, bytes]]):
+        self._it: Iterator[Union[str, bytes]] = iter(it)
+
+    async def next(self) -> Union[str, bytes, None]:
+        return next(self._it, None)
+
+    def close(self) -> None:
+        pass
+
+
+class _ThreadLines:
+    """Lines of a blocking file (a pipe, stdin, a file) read by a daemon thread
+    into a bounded queue: the first line is delivered as soon as it is written,
+    a huge stream never holds more than ``maxsize`` batches, and a read blocked
+    on a quiet pipe never holds up the event loop or interpreter exit (the
+    default executor would: asyncio.run waits for it).
+
+    A binary buffered file (``read1``) is read in chunks of whatever is
+    available, split into lines; anything else line by line (``readline``).
+    """
+
+    _EOF = object()
+    CHUNK = 1 << 16
+
+    def __init__(self, f: IO[Any], *, close_file: bool, maxsize: int = 16):
+        self._f = f
+        self._close_file = close_file
+        self._q: queue.Queue = queue.Queue(maxsize)
+        self._closed = threading.Event()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._wake: Optional[asyncio.Event] = None
+        self._waiting = False
+        self._thread: Optional[threading.Thread] = None
+        self._batch: list = []
+        self._pos = 0
+
+    def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="drawsense-air-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            read1 = getattr(self._f, "read1", None)
+            if callable(read1):
+                tail = b""
+                while not self._closed.is_set():
+                    chunk = read1(self.CHUNK)
+                    if not chunk:
+                        break
+                    lines = (tail + chunk).split(b"\n")
+                    tail = lines.pop()
+                    if lines:
+                        self._put(lines)
+                if tail:
+                    self._put([tail])
+            else:
+                while not self._closed.is_set():
+                    line = self._f.readline()
+                    if not line:
+                        break
+                    self._put([line])
+            self._put(self._EOF)
+        except BaseException as e:  # handed to the consumer, raised there
+            self._put(e)
+        finally:
+            if self._close_file:
+                try:
+                    self._f.close()
+                except Exception:
+                    pass
+
+    def _put(self, item: Any) -> None:
+        while not self._closed.is_set():
+            try:
+                self._q.put(item, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        if self._waiting and self._loop is not None and self._wake is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # loop closed: nobody is listening any more
+                self._closed.set()
+
+    async def next(self) -> Union[str, bytes, None]:
+        if self._pos < len(self._batch):
+            self._pos += 1
+            return self._batch[self._pos - 1]
+        if self._thread is None:
+            self._start()
+        assert self._wake is not None
+        while True:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                self._wake.clear()
+                self._waiting = True  # before the re-check: see _put
+                try:
+                    if self._q.empty():
+                        await self._wake.wait()
+                finally:
+                    self._waiting = False
+                continue
+            if item is self._EOF:
+                self.close()
+                return None
+            if isinstance(item, BaseException):
+                self.close()
+                raise item
+            self._batch, self._pos = item, 1
+            return item[0]
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def _open_source(air: Any) -> tuple[Any, str]:
+    """(line source, name for messages)."""
+    if isinstance(air, (str, os.PathLike)):
+        if isinstance(air, str) and air == "-":
+            f = sys.stdin
+            name = getattr(f, "name", None) or "<stdin>"
+            # the binary layer reads whatever the pipe has, in chunks
+            return _ThreadLines(getattr(f, "buffer", f), close_file=False), str(name)
+        path = os.fspath(air)
+        try:
+            f = open(path, "rb")
+        except OSError as e:
+            raise AirError(f"{path}: cannot read: {e.strerror or e}") from None
+        return _ThreadLines(f, close_file=True), str(path)
+    if hasattr(air, "readline"):
+        name = getattr(air, "name", None)
+        name = f"<fd {name}>" if isinstance(name, int) else (str(name) if name else "<air>")
+        return _ThreadLines(air, close_file=False), name
+    if isinstance(air, (bytes, bytearray)):
+        raise TypeError("air= takes a path, '-', a file object or an iterable of lines, not bytes")
+    try:
+        return _IterLines(air), "<air>"
+    except TypeError:
+        raise TypeError(f"air= takes a path, '-', a file object or an iterable of lines, "
+                        f"not {type(air).__name__}") from None
+
+
+# ----------------------------------------------------------- the backend ----
+
+_STOP = object()
+
+
+class SimulatedAirScanner(BaseBleakScanner):
+    """bleak scanner backend that plays recorded/simulated air instead of a radio.
+
+    Construct it through bleak::
+
+        done = asyncio.get_running_loop().create_future()      # optional
+        scanner = BleakScanner(callback, backend=SimulatedAirScanner,
+                               air=source, air_done=done, air_duration=None)
+        async with scanner:
+            n = await done        # number of adverts delivered; raises AirError
+
+    ``air``: a path, ``"-"`` for stdin, a text or binary file object (read by a
+    background thread, line by line, so a pipe works before it ends), or an
+    iterable of lines (str or bytes, iterated in the event loop, so it must not
+    block). ``air_done``: a future that gets the number of adverts delivered
+    when the source is exhausted, or the exception that ended the feed (an
+    :class:`AirError` for a bad line, or whatever a callback raised); also
+    available as :attr:`done` once started. ``air_duration``: seconds of
+    *virtual* time to play, counted from the first line's ``t_ms``, like a
+    real scan's duration (None: all of it).
+
+    Adverts go out in file order as fast as possible; every
+    :attr:`YIELD_EVERY` lines the feed yields to the event loop so callbacks
+    and other tasks run. :meth:`stop` pauses the feed; :meth:`start` resumes it.
+    """
+
+    YIELD_EVERY = 64
+
+    def __init__(
+        self,
+        detection_callback: Optional[AdvertisementDataCallback],
+        service_uuids: Optional[list[str]],
+        scanning_mode: Literal["active", "passive"] = "active",
+        *,
+        air: Any = None,
+        air_done: Optional["asyncio.Future[int]"] = None,
+        air_duration: Optional[float] = None,
+        **kwargs: Any,  # bluez=, cb=, adapter= (deprecated) from BleakScanner: no meaning here
+    ):
+        super().__init__(detection_callback, service_uuids)
+        if air is None:
+            raise TypeError("SimulatedAirScanner needs air=<path, '-', file object or iterable of lines>")
+        if scanning_mode not in ("active", "passive"):
+            raise BleakError(f"invalid scanning_mode {scanning_mode!r}")
+        self._scanning_mode = scanning_mode
+        self._source, self.source_name = _open_source(air)
+        self.done: Optional["asyncio.Future[int]"] = air_done
+        self._duration_ms = None if air_duration is None else float(air_duration) * 1000.0
+        self._t0: Optional[float] = None
+        self._task: Optional["asyncio.Task[None]"] = None
+        self._lineno = 0
+        self._delivered = 0
+        weakref.finalize(self, self._source.close)
+
+    # -- bleak backend API
+
+    async def start(self) -> None:
+        if self.done is None:
+            self.done = asyncio.get_running_loop().create_future()
+        if self._task is not None or self.done.done():
+            return
+        self._task = asyncio.create_task(self._feed(), name=f"drawsense-air {self.source_name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        # wait() does not re-raise the task's CancelledError, but does raise
+        # if the caller itself is being cancelled
+        await asyncio.wait({task})
+
+    # -- feeding
+
+    async def _feed(self) -> None:
+        try:
+            while True:
+                line = await self._source.next()
+                if line is None:
+                    break
+                self._lineno += 1
+                if self._handle(line) is _STOP:
+                    break
+                # the line is fully handled: a cancel (stop()) here loses nothing
+                if self._lineno % self.YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._finish(exc=e)
+            return
+        self._finish()
+
+    def _finish(self, exc: Optional[BaseException] = None) -> None:
+        self._source.close()
+        self._task = None
+        if self.done is None or self.done.done():
+            return
+        if exc is not None:
+            self.done.set_exception(exc)
+        else:
+            self.done.set_result(self._delivered)
+
+    def _handle(self, line: Union[str, bytes]) -> Optional[object]:
+        if not line.strip():
+            return None
+        try:
+            obj = json.loads(line)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            obj = None
+        if not isinstance(obj, dict):
+            raise self._error("not a JSON object")
+        t = obj.get("t_ms")
+        if self._duration_ms is not None and isinstance(t, (int, float)) and not isinstance(t, bool):
+            if self._t0 is None:
+                self._t0 = float(t)
+            elif t - self._t0 > self._duration_ms:
+                return _STOP
+        if obj.get("type") == "adv":
+            self._deliver(obj)
+        return None
+
+    def _error(self, what: str) -> AirError:
+        return AirError(f"{self.source_name}:{self._lineno}: {what}")
+
+    def _deliver(self, obj: dict) -> None:
+        addr = obj.get("addr")
+        if not isinstance(addr, str) or not addr:
+            raise self._error('"adv" line without "addr"')
+        data = obj.get("data")
+        if not isinstance(data, str):
+            raise self._error('"adv" line without "data" (hex)')
+        try:
+            raw = bytes.fromhex(data)
+        except ValueError:
+            raise self._error(f'"data" is not hex: {data[:40]!r}') from None
+        rssi = obj.get("rssi", DEFAULT_RSSI)
+        if isinstance(rssi, bool) or not isinstance(rssi, (int, float)):
+            raise self._error(f'"rssi" is not a number: {rssi!r}')
+
+        f = parse_ad(raw)
+        adv = AdvertisementData(
+            local_name=f["local_name"],
+            manufacturer_data=f["manufacturer_data"],
+            service_data=f["service_data"],
+            service_uuids=f["service_uuids"],
+            tx_power=f["tx_power"],
+            rssi=int(round(rssi)),
+            platform_data=(obj,),
+        )
+        if not self.is_allowed_uuid(adv.service_uuids):
+            return
+        address = addr.upper()  # as BlueZ and WinRT report it
+        seen = self.seen_devices.get(address)
+        # BlueZ keeps a device's name once advertised; do the same
+        name = adv.local_name if adv.local_name is not None else (seen[0].name if seen else None)
+        device = self.create_or_update_device(address, address, name, obj, adv)
+        self._delivered += 1
+        self.call_detection_callbacks(device, adv)
+
+
+# ------------------------------------------------------------ entry point ----
+
+def _real_attempts(adapter: Optional[str], platform: str = sys.platform) -> list[dict]:
+    """BleakScanner kwargs to try in order on a real adapter: passive first
+    where the platform can do it, then bleak's default (active)."""
+    bluez: dict = {"adapter": adapter} if adapter else {}
+    attempts: list[dict] = []
+    if platform.startswith("linux"):
+        # BlueZ scans passively only through an advertisement monitor, which
+        # needs or_patterns (and BlueZ >= 5.56 with --experimental): match
+        # manufacturer data from drawsense's company id.
+        from bleak.args.bluez import OrPattern
+
+        pattern = OrPattern(0, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA,
+                            DRAWSENSE_COMPANY_ID.to_bytes(2, "little"))
+        attempts.append({"scanning_mode": "passive", "bluez": {**bluez, "or_patterns": [pattern]}})
+    elif platform == "win32":
+        attempts.append({"scanning_mode": "passive"})
+    # macOS (CoreBluetooth) cannot scan passively
+    attempts.append({"scanning_mode": "active", "bluez": bluez} if bluez else {})
+    return attempts
+
+
+async def scan(
+    callback: Callable[..., Any],
+    *,
+    air: Any = None,
+    adapter: Optional[str] = None,
+    duration: Optional[float] = None,
+) -> None:
+    """Deliver adverts to ``callback(device, advertisement_data)`` through bleak.
+
+    With ``air``: simulated air (see :class:`SimulatedAirScanner`), until the
+    source is exhausted or ``duration`` seconds of virtual time have been
+    played; raises :class:`AirError` for a bad line. Without: the real adapter
+    (``adapter``, e.g. ``"hci0"``, BlueZ only), passive where the platform
+    allows it, until ``duration`` seconds pass or forever. Cancelling the
+    task (Ctrl-C under ``asyncio.run``) stops the scanner.
+    """
+    if air is not None:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        scanner = BleakScanner(callback, backend=SimulatedAirScanner,
+                               air=air, air_done=done, air_duration=duration)
+        async with scanner:
+            await done
+        return
+
+    attempts = _real_attempts(adapter)
+    for i, kw in enumerate(attempts):
+        scanner = BleakScanner(callback, **kw)
+        try:
+            await scanner.start()
+        except BleakBluetoothNotAvailableError:
+            raise
+        except BleakError:
+            if i == len(attempts) - 1:
+                raise
+            continue  # passive refused (e.g. BlueZ without the monitor API): try the next
+        break
+    try:
+        if duration is None:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        else:
+            await asyncio.sleep(duration)
+    finally:
+        await scanner.stop()

@@ -1,0 +1,155 @@
+"""The receiver's key store: SQLite, one row per device.
+
+What it holds: each device's name, 8-byte id, 32-byte secret, the last
+accepted counter (the replay floor, kept across receiver restarts) and the
+last battery reading. The file is created mode 0600 and every change is one
+transaction, so a crash leaves the previous or the new state, never a mix.
+Secrets are never printed or logged: Device hides its secret from repr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APP = "drawsense-keys"
+SCHEMA = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class KeyStoreError(Exception):
+    """A one-line, user-facing problem with the key store or its input."""
+
+
+@dataclass
+class Device:
+    name: str
+    device_id: bytes
+    secret: bytes = field(repr=False)
+    last_counter: int = -1
+    last_seen: float | None = None
+    battery_mv: int | None = None
+    battery_low: bool = False
+
+    @property
+    def id_hex(self) -> str:
+        return self.device_id.hex()
+
+
+def default_path() -> Path:
+    base = os.environ.get("DRAWSENSE_KEYS")
+    if base:
+        return Path(base)
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "drawsense" / "keys.sqlite"
+
+
+class KeyStore:
+    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+        self.path = Path(path)
+        # Journal files SQLite creates later must be private too.
+        os.umask(os.umask(0o077) | 0o077)
+        if not self.path.exists():
+            if not create:
+                raise KeyStoreError(f"{self.path}: no such key store (create one with: drawsense keys add NAME)")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+        elif self.path.is_dir():
+            raise KeyStoreError(f"{self.path}: is a folder, not a key store file")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives a crash of this process; the
+            # fsync happens at checkpoints (docs/protocol.md, receiver state).
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise KeyStoreError(f"{self.path}: not a drawsense key store ({e}); nothing was changed") from None
+
+    def _migrate(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            with self._tx():
+                self.db.execute("CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+                self.db.execute("INSERT INTO meta VALUES ('app', ?), ('schema', ?)", (APP, str(SCHEMA)))
+                self.db.execute(
+                    "CREATE TABLE devices ("
+                    " name TEXT PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, secret BLOB NOT NULL,"
+                    " last_counter INTEGER NOT NULL DEFAULT -1, last_seen REAL, battery_mv INTEGER,"
+                    " battery_low INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL)")
+            return
+        if "meta" not in tables:
+            raise sqlite3.DatabaseError("an SQLite file of another program")
+        meta = dict(self.db.execute("SELECT k, v FROM meta"))
+        if meta.get("app") != APP:
+            raise sqlite3.DatabaseError("an SQLite file of another program")
+        if int(meta.get("schema", "0")) > SCHEMA:
+            raise KeyStoreError(f"{self.path}: written by a newer drawsense (schema {meta['schema']}); upgrade")
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection):
+            self.db = db
+
+        def __enter__(self):
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, exc_type, exc, tb):
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            return False
+
+    def _tx(self) -> "KeyStore._Tx":
+        return KeyStore._Tx(self.db)
+
+    # ------------------------------------------------------------------
+    def add(self, name: str, secret: bytes | None = None, device_id: bytes | None = None) -> Device:
+        if not _NAME.match(name):
+            raise KeyStoreError(f"device name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+                                f"starting with a letter or digit")
+        if secret is not None and len(secret) != 32:
+            raise KeyStoreError("a device secret is 32 bytes")
+        dev = Device(name, device_id or secrets.token_bytes(8), secret or secrets.token_bytes(32))
+        try:
+            with self._tx():
+                self.db.execute("INSERT INTO devices (name, device_id, secret, created) VALUES (?, ?, ?, ?)",
+                                (dev.name, dev.device_id, dev.secret, time.time()))
+        except sqlite3.IntegrityError:
+            raise KeyStoreError(f"device {name!r} is already in {self.path} (remove it first, or pick another "
+                                f"name)") from None
+        return dev
+
+    def remove(self, name: str) -> None:
+        with self._tx():
+            n = self.db.execute("DELETE FROM devices WHERE name = ?", (name,)).rowcount
+        if not n:
+            raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
+
+    def devices(self) -> list[Device]:
+        rows = self.db.execute("SELECT name, device_id, secret, last_counter, last_seen, battery_mv, battery_low "
+                               "FROM devices ORDER BY name")
+        return [Device(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+
+    def get(self, name: str) -> Device | None:
+        for d in self.devices():
+            if d.name == name:
+                return d
+        return None
+
+    def accept(self, name: str, counter: int, seen: float, battery_mv: int | None, battery_low: bool) -> bool:
+        """Raise the device's replay floor to `counter` (never lower it) and
+        record its battery. Committed before it returns: an event is only
+        acted on once its counter is on disk."""
+        with self._tx():
+            n = self.db.execute(
+                "UPDATE devices SET last_counter = ?, last_seen = ?, battery_mv = COALESCE(?, battery_mv),"
+                " battery_low = ? WHERE name = ? AND last_counter < ?",
+                (counter, seen, battery_mv, int(battery_low), name, counter)).rowcount
+        return n == 1
+
+    def close(self) -> None:
+        self.db.close()

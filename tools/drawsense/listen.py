@@ -1,0 +1,86 @@
+"""`drawsense listen`: bleak in, verified events out, an action per draw.
+
+One code path for a real adapter and for simulated air: both deliver through
+bleak's detection callback (drawsense.air supplies a scanner backend that
+plays `drawsense sim --json` lines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+from . import air as airmod
+from . import protocol
+from .keystore import KeyStore
+from .receiver import Receiver
+
+
+def _env(ev) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DRAWSENSE_EVENT": ev.event,
+        "DRAWSENSE_DEVICE": ev.device,
+        "DRAWSENSE_COUNTER": str(ev.counter),
+        "DRAWSENSE_SINCE_DRAW_MS": "" if ev.since_draw_ms is None else str(ev.since_draw_ms),
+        "DRAWSENSE_BATTERY_MV": "" if ev.battery_mv is None else str(ev.battery_mv),
+        "DRAWSENSE_RSSI": "" if ev.rssi is None else str(ev.rssi),
+        "DRAWSENSE_ADDR": ev.addr,
+    })
+    return env
+
+
+def format_event(ev) -> str:
+    since = "-" if ev.since_draw_ms is None else f"{ev.since_draw_ms} ms"
+    mv = "-" if ev.battery_mv is None else f"{ev.battery_mv} mV{' LOW' if ev.battery_low else ''}"
+    return (f"{ev.t_ms / 1000:12.3f}  {ev.event:<9} {ev.device:<16} counter {ev.counter:<8} since draw {since:<9} "
+            f"battery {mv:<8} rssi {ev.rssi} from {ev.addr}")
+
+
+def run(store: KeyStore, *, source: str | None = None, as_json: bool = False, on_draw: str | None = None,
+        adapter: str | None = None, duration: float | None = None, window: int = 64, out=None) -> int:
+    """Listen until the air runs out (simulated), `duration` passes or Ctrl-C."""
+    out = out or sys.stdout
+    rx = Receiver(store, window=window)
+    if not rx.devices:
+        print(f"drawsense: warning: no devices in {store.path}; every advert will be unknown "
+              f"(add one: drawsense keys add NAME)", file=sys.stderr)
+    children: list[subprocess.Popen] = []
+    t0 = time.monotonic()
+
+    def on_advert(device, adv) -> None:
+        mfr = adv.manufacturer_data.get(protocol.COMPANY)
+        if mfr is None:
+            return  # someone else's advert
+        pd = adv.platform_data[0] if adv.platform_data else None
+        t_ms = pd["t_ms"] if isinstance(pd, dict) and "t_ms" in pd else (time.monotonic() - t0) * 1000
+        ev = rx.feed(bytes(mfr), addr=device.address, rssi=adv.rssi, t_ms=t_ms)
+        if ev is None:
+            return
+        if as_json:
+            out.write(json.dumps(ev.as_dict()) + "\n")
+        else:
+            out.write(format_event(ev) + "\n")
+        out.flush()
+        if on_draw and rx.should_act(ev):
+            children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
+
+    try:
+        asyncio.run(airmod.scan(on_advert, air=source, adapter=adapter, duration=duration))
+    except airmod.AirError as e:
+        print(f"drawsense: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    rx.flush()
+    for c in children:
+        c.wait()
+    c = rx.counts
+    rejected = ", ".join(f"{r} {c[r]}" for r in ("forged", "replay", "malformed", "unknown") if c[r]) or "none"
+    print(f"drawsense listen: {c['events']} events from {c['accepted']} verified adverts "
+          f"({c['repeat']} repeats folded); rejected: {rejected}", file=sys.stderr)
+    return 0

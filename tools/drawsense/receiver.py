@@ -1,0 +1,166 @@
+"""The reference receiver: advert in, verified event (or a counted rejection) out.
+
+    air -> manufacturer payload -> hint lookup -> replay floor -> AES-CCM verify
+        -> fold a burst (one event per device and epoch) -> event -> action
+
+Resolving a device never tries every key: each device contributes the hints
+of a window of epochs around its last accepted one (BACK behind, to tell a
+replay, `window` ahead), all in one dict, so a lookup is one hash probe
+whatever the number of keys. A device whose
+counter ran more than `window` epochs past what this receiver last saw is not
+found (docs/protocol.md, "Limits").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from . import protocol
+from .keystore import Device, KeyStore
+
+REASONS = ("malformed", "unknown", "forged", "replay", "repeat")
+BACK = 16  # epochs behind the last accepted one still recognised (to name replays)
+
+
+@dataclass
+class Event:
+    event: str
+    device: str
+    counter: int
+    since_draw_ms: int | None
+    battery_mv: int | None
+    battery_low: bool
+    brownout: bool
+    rssi: int | None
+    addr: str
+    t_ms: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class _Dev:
+    __slots__ = ("idx", "rec", "keys", "last_counter", "last_epoch", "last_frame", "hints", "win_start",
+                 "acted_draw", "dirty")
+
+    def __init__(self, idx: int, rec: Device):
+        self.idx = idx
+        self.rec = rec
+        self.dirty: tuple | None = None  # an accepted frame not yet on disk
+        self.keys = protocol.DeviceKeys(rec.secret)
+        self.last_counter = rec.last_counter
+        self.last_epoch = rec.last_counter >> protocol.EPOCH_SHIFT if rec.last_counter >= 0 else -1
+        self.last_frame = b""
+        self.hints: list[int] = []
+        self.win_start = 0
+        self.acted_draw: float | None = None  # t_ms of the draw we last acted on
+
+
+class Receiver:
+    def __init__(self, store: KeyStore, window: int = 64):
+        self.store = store
+        self.window = window
+        self.counts: Counter = Counter()
+        # hint (as int) -> dev.idx << 32 | epoch, or a tuple of those when
+        # hints collide (4-byte hints, ~10**6 entries: a few collisions).
+        self._index: dict[int, int | tuple[int, ...]] = {}
+        self._devs = [_Dev(i, d) for i, d in enumerate(store.devices())]
+        self.devices = {d.rec.name: d for d in self._devs}
+        for d in self._devs:
+            self._place(d, d.last_epoch)
+
+    # -- hint index ------------------------------------------------------
+    def _place(self, d: _Dev, epoch: int) -> None:
+        """Index the hints of epochs epoch-BACK .. epoch+window for device d."""
+        index = self._index
+        for h, e in zip(d.hints, range(d.win_start, d.win_start + len(d.hints))):
+            v = index.get(h)
+            mine = d.idx << 32 | e
+            if v == mine:
+                del index[h]
+            elif isinstance(v, tuple):
+                rest = tuple(x for x in v if x != mine)
+                index[h] = rest if len(rest) > 1 else rest[0]
+        start = max(epoch - BACK, 0)
+        d.win_start = start
+        d.hints = [int.from_bytes(h, "big") for h in d.keys.hints(start, epoch + self.window + 1 - start)]
+        for i, h in enumerate(d.hints):
+            v = index.get(h)
+            mine = d.idx << 32 | (start + i)
+            index[h] = mine if v is None else (v + (mine,) if isinstance(v, tuple) else (v, mine))
+
+    # -- one advert --------------------------------------------------------
+    def feed(self, mfr: bytes, *, addr: str = "", rssi: int | None = None, t_ms: float = 0.0) -> Event | None:
+        """Judge one manufacturer payload (company 0xFFFF). Returns the event
+        that starts a new burst, else None; every advert is counted by outcome."""
+        parts = protocol.split_mfr(mfr)
+        if parts is None:
+            self.counts["malformed"] += 1
+            return None
+        v = self._index.get(int.from_bytes(parts[1], "big"))
+        if v is None:
+            self.counts["unknown"] += 1
+            return None
+        outcome = "unknown"
+        for packed in v if isinstance(v, tuple) else (v,):
+            d, epoch = self._devs[packed >> 32], packed & 0xFFFFFFFF
+            counter = (epoch << protocol.EPOCH_SHIFT) | parts[0]
+            if mfr == d.last_frame:
+                outcome = "repeat"
+                continue
+            if counter <= d.last_counter:
+                outcome = "replay"
+                continue
+            fields = protocol.open_mfr(d.keys, epoch, mfr)
+            if fields is None:
+                outcome = "forged"
+                continue
+            return self._accept(d, epoch, fields, mfr, addr, rssi, t_ms)
+        self.counts[outcome] += 1
+        return None
+
+    def _accept(self, d: _Dev, epoch: int, f: protocol.Fields, mfr: bytes, addr: str, rssi: int | None,
+                t_ms: float) -> Event | None:
+        self.counts["accepted"] += 1
+        d.last_counter = f.counter
+        d.last_frame = mfr
+        new_burst = epoch != d.last_epoch
+        d.last_epoch = epoch
+        d.dirty = (f.counter, t_ms / 1000, f.battery_mv, f.battery_low)
+        if new_burst:
+            # On disk before anyone acts on it: replayed after a crash or a
+            # restart, this frame is a replay. Later payloads of the same burst
+            # are written lazily (flush()): replayed, they fold into this
+            # event and start nothing.
+            self._write(d)
+        if epoch - d.win_start >= BACK + self.window // 2:
+            self._place(d, epoch)
+        if not new_burst:
+            return None  # a later payload of a burst already reported
+        self.counts["events"] += 1
+        return Event(f.event, d.rec.name, f.counter, f.since_draw_ms, f.battery_mv, f.battery_low, f.brownout,
+                     rssi, addr, t_ms)
+
+    def _write(self, d: _Dev) -> None:
+        if d.dirty is not None:
+            counter, seen, mv, low = d.dirty
+            self.store.accept(d.rec.name, counter, seen, mv, low)
+            d.dirty = None
+
+    def flush(self) -> None:
+        """Write every accepted counter not yet on disk (call periodically and at exit)."""
+        for d in self._devs:
+            self._write(d)
+
+    def should_act(self, ev: Event) -> bool:
+        """True once per draw: the draw burst, or the first reminder of a draw
+        whose own burst this receiver missed. A test event never is a draw."""
+        if ev.event not in ("draw", "reminder") or ev.since_draw_ms is None:
+            return False
+        d = self.devices[ev.device]
+        drawn_at = ev.t_ms - ev.since_draw_ms
+        if d.acted_draw is not None and abs(drawn_at - d.acted_draw) < 2000:
+            return False
+        d.acted_draw = drawn_at
+        return True
