@@ -31,6 +31,12 @@ def run(hw, cfg, signer=None, counter=None):
         # Nothing on air: a receiver must never see an unauthenticated draw.
         hw.report("unprovisioned")
     hw.arm(log.irq)
+    if det.state == DRAWN:
+        # Booting with the gun out: after a brownout mid-burst (a coin cell
+        # sagging under the radio's load) or a watchdog reset, the draw
+        # must not go unreported. A camera recording for nothing is cheap.
+        hw.report("state", NAMES[DRAWN], "draw")
+        bursts.start(events.DRAW, now, now)
     while True:
         now = hw.now()
         if det.state == FAULT:

@@ -138,12 +138,15 @@ def test_holstered_hour_sends_nothing_and_sleeps(sim):
     assert timeline.summary(run)["asleep_pct"] > 99.9
 
 
-def test_booting_with_the_gun_out_sends_no_draw(sim):
+def test_booting_with_the_gun_out_reports_a_draw(sim):
+    # e.g. a brownout in the middle of a draw burst: the reboot must not
+    # swallow the draw
     out = Scenario(name="boot-drawn", description="", seed=1, duration_us=5_000_000,
                    initial_out=True, edges=[], battery=[(0, 3000)], source="test")
     run = sim(out)
     assert run.of("firmware")[0]["state"] == "DRAWN"
-    assert run.of("state") == [] and run.adverts() == []
+    assert [e["event"] for e in run.of("state")] == ["draw"]
+    assert {a["event"] for a in run.adverts()} == {"draw"}
 
 
 def test_hard_irq_handler_runs_under_heap_lock_in_every_edge(sim):

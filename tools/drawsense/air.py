@@ -164,7 +164,7 @@ class _ThreadLines:
     _EOF = object()
     CHUNK = 1 << 16
 
-    def __init__(self, f: IO[Any], *, close_file: bool, maxsize: int = 16):
+    def __init__(self, f: Any, *, close_file: bool, maxsize: int = 16):
         self._f = f
         self._close_file = close_file
         self._q: queue.Queue = queue.Queue(maxsize)
@@ -256,6 +256,16 @@ class _ThreadLines:
 
     def close(self) -> None:
         self._closed.set()
+        if self._thread is None and self._close_file:
+            self._f.close()  # never started: the reader thread will not close it
+
+
+class _FdReader:
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def read1(self, n: int) -> bytes:
+        return os.read(self._fd, n)
 
 
 def _open_source(air: Any) -> tuple[Any, str]:
@@ -264,8 +274,16 @@ def _open_source(air: Any) -> tuple[Any, str]:
         if isinstance(air, str) and air == "-":
             f = sys.stdin
             name = getattr(f, "name", None) or "<stdin>"
-            # the binary layer reads whatever the pipe has, in chunks
-            return _ThreadLines(getattr(f, "buffer", f), close_file=False), str(name)
+            try:
+                fd = f.fileno()
+            except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation too
+                fd = None
+            # the real stdin: read the file descriptor itself, so a reader
+            # blocked on a quiet pipe holds no lock of sys.stdin's (interpreter
+            # shutdown after Ctrl-C would abort on it); anything else: its
+            # binary layer if it has one, in chunks of whatever is there
+            src = _FdReader(fd) if fd is not None else getattr(f, "buffer", f)
+            return _ThreadLines(src, close_file=False), str(name)
         path = os.fspath(air)
         try:
             f = open(path, "rb")
@@ -324,7 +342,7 @@ class SimulatedAirScanner(BaseBleakScanner):
         service_uuids: Optional[list[str]],
         scanning_mode: Literal["active", "passive"] = "active",
         *,
-        air: Any = None,
+        air: Optional[AirSource] = None,
         air_done: Optional["asyncio.Future[int]"] = None,
         air_duration: Optional[float] = None,
         **kwargs: Any,  # bluez=, cb=, adapter= (deprecated) from BleakScanner: no meaning here
@@ -477,7 +495,7 @@ def _real_attempts(adapter: Optional[str], platform: str = sys.platform) -> list
 async def scan(
     callback: Callable[..., Any],
     *,
-    air: Any = None,
+    air: Optional[AirSource] = None,
     adapter: Optional[str] = None,
     duration: Optional[float] = None,
 ) -> None:

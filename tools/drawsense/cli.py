@@ -136,15 +136,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_listen(args: argparse.Namespace) -> int:
     from . import listen
+
+    opened: list[KeyStore] = []
+
+    def open_store() -> KeyStore:
+        opened.append(_store(args.keys, create=False))
+        return opened[-1]
+
     try:
-        store = _store(args.keys, create=False)
-    except KeyStoreError as e:
-        return _fail(str(e))
-    try:
-        return listen.run(store, source=args.air, as_json=args.json, on_draw=args.on_draw, adapter=args.adapter,
-                          duration=args.duration, window=args.window)
+        return listen.run(open_store, source=args.air, as_json=args.json, on_draw=args.on_draw,
+                          adapter=args.adapter, duration=args.duration, window=args.window)
     finally:
-        store.close()
+        for s in opened:
+            s.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

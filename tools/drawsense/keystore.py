@@ -64,11 +64,11 @@ class KeyStore:
             raise KeyStoreError(f"{self.path}: is a folder, not a key store file")
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._migrate()  # checks it is ours before anything is written
             # WAL + NORMAL: a commit survives a crash of this process; the
-            # fsync happens at checkpoints (docs/protocol.md, receiver state).
+            # fsync happens at checkpoints (docs/protocol.md, receiver rules).
+            self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
         except sqlite3.DatabaseError as e:
             raise KeyStoreError(f"{self.path}: not a drawsense key store ({e}); nothing was changed") from None
 

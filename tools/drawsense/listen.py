@@ -13,10 +13,11 @@ import os
 import subprocess
 import sys
 import time
+from typing import Callable
 
 from . import air as airmod
 from . import protocol
-from .keystore import KeyStore
+from .keystore import KeyStore, KeyStoreError
 from .receiver import Receiver
 
 
@@ -41,21 +42,34 @@ def format_event(ev) -> str:
             f"battery {mv:<8} rssi {ev.rssi} from {ev.addr}")
 
 
-def run(store: KeyStore, *, source: str | None = None, as_json: bool = False, on_draw: str | None = None,
-        adapter: str | None = None, duration: float | None = None, window: int = 64, out=None) -> int:
-    """Listen until the air runs out (simulated), `duration` passes or Ctrl-C."""
+def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_json: bool = False,
+        on_draw: str | None = None, adapter: str | None = None, duration: float | None = None, window: int = 64,
+        out=None) -> int:
+    """Listen until the air runs out (simulated), `duration` passes or Ctrl-C.
+
+    On simulated air the key store is opened when the first advert arrives:
+    in `drawsense sim --keys K --json | drawsense listen --air - --keys K`
+    both start at once, and the simulator creates K before it prints."""
     out = out or sys.stdout
-    rx = Receiver(store, window=window)
-    if not rx.devices:
-        print(f"drawsense: warning: no devices in {store.path}; every advert will be unknown "
-              f"(add one: drawsense keys add NAME)", file=sys.stderr)
+    rx: Receiver | None = None
     children: list[subprocess.Popen] = []
     t0 = time.monotonic()
+
+    def receiver() -> Receiver:
+        nonlocal rx
+        if rx is None:
+            store = open_store()
+            rx = Receiver(store, window=window)
+            if not rx.devices:
+                print(f"drawsense: warning: no devices in {store.path}; every advert will be unknown "
+                      f"(add one: drawsense keys add NAME)", file=sys.stderr)
+        return rx
 
     def on_advert(device, adv) -> None:
         mfr = adv.manufacturer_data.get(protocol.COMPANY)
         if mfr is None:
             return  # someone else's advert
+        rx = receiver()
         pd = adv.platform_data[0] if adv.platform_data else None
         t_ms = pd["t_ms"] if isinstance(pd, dict) and "t_ms" in pd else (time.monotonic() - t0) * 1000
         ev = rx.feed(bytes(mfr), addr=device.address, rssi=adv.rssi, t_ms=t_ms)
@@ -70,12 +84,16 @@ def run(store: KeyStore, *, source: str | None = None, as_json: bool = False, on
             children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
 
     try:
+        if source is None:
+            receiver()  # a real radio: check the key store before scanning
         asyncio.run(airmod.scan(on_advert, air=source, adapter=adapter, duration=duration))
-    except airmod.AirError as e:
+        rx = receiver()  # also when the air held no drawsense advert at all
+    except (airmod.AirError, KeyStoreError) as e:
         print(f"drawsense: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        pass
+        if rx is None:
+            return 130
     rx.flush()
     for c in children:
         c.wait()

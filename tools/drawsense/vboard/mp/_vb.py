@@ -137,16 +137,20 @@ class Flash:
                 for _ in range(FLASH_BLOCKS):
                     f.write(blank)
         self.f = open(path, "r+b")
-        self.ops = 0  # program + erase operations so far
+        self.ops = 0  # program + erase operations by the firmware so far
+        self.armed = False  # formatting and seeding (the factory) don't count
 
     def readblocks(self, block, buf, off=0):
         self.f.seek(block * FLASH_BLOCK + off)
         self.f.readinto(buf)
 
     def _op(self, a, new):
+        self.f.seek(a)
+        if not self.armed:
+            self.f.write(new)
+            return
         self.ops += 1
         stats["flash_ops"] = self.ops
-        self.f.seek(a)
         if self.ops == _cut_at:
             self.f.write(new[:len(new) // 2])  # torn: power went mid-write
             self.f.flush()
@@ -187,13 +191,12 @@ def mount_flash():
 
 def _seed_files():
     # Files provisioned before first power-on (e.g. the key file).
-    if not _seed_dir:
-        return
-    for name in os.listdir(_seed_dir):
+    for name in os.listdir(_seed_dir) if _seed_dir else ():
         with open(_seed_dir + "/" + name, "rb") as src:
             data = src.read()
         with open("/flash/" + name, "wb") as dst:
             dst.write(data)
+    flash.armed = True
 
 
 def save_flash():

@@ -1,0 +1,102 @@
+"""The v1 advert: the documented test vectors come out of the firmware (on
+MicroPython) and the host alike; nothing on air identifies or links a
+sensor; an unprovisioned sensor sends nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from drawsense import protocol, timeline
+from conftest import FIRMWARE, REPO, TEST_SECRET
+from vbhelp import quiet, reports, run_main
+
+DOC = (REPO / "docs" / "protocol.md").read_text()
+
+
+def doc_vectors():
+    rows = re.findall(r"^\| (\d+) \| (\w+) \| (\w+) \| (\d+) \| (\d) \| `([0-9a-f]+)` \|$", DOC, re.M)
+    assert len(rows) >= 4
+    return [(int(c), ev, None if s == "none" else int(s), int(mv), int(fl), bytes.fromhex(h))
+            for c, ev, s, mv, fl, h in rows]
+
+
+def test_doc_secret_is_the_test_secret():
+    assert "Secret `000102...1f` (bytes 0..31)" in DOC and TEST_SECRET == bytes(range(32))
+
+
+@pytest.mark.parametrize("vec", doc_vectors(), ids=lambda v: f"ctr{v[0]}")
+def test_host_seals_the_documented_bytes(vec):
+    counter, event, since, mv, flags, adv = vec
+    assert protocol.seal(TEST_SECRET, counter, event, since, mv, flags) == adv
+    f = protocol.KnownDevice(TEST_SECRET).open(adv)
+    assert (f.counter, f.event, f.since_draw_ms, f.battery_mv or 0, f.flags) == (counter, event, since, mv, flags)
+
+
+def test_firmware_builds_the_documented_bytes_on_micropython(tmp_path):
+    vecs = doc_vectors()
+    codes = {"draw": 1, "holster": 2, "test": 7}
+    calls = "\n".join(
+        f"print('ds', 0, 'vec', s.build({c}, {codes[e]}, {0xFFFFFFFF if sd is None else sd}, {mv}, {fl}).hex())"
+        for c, e, sd, mv, fl, _ in vecs)
+    run = run_main(tmp_path, f"import advert\ns = advert.Signer(bytes(range(32)))\n{calls}\n", quiet(0.1),
+                   with_firmware=FIRMWARE)
+    assert [r["words"][1] for r in reports(run, "vec")] == [v[5].hex() for v in vecs]
+
+
+def test_every_advert_is_a_legal_legacy_advert_that_verifies(sim):
+    run = sim("draw-reholster")
+    known = protocol.KnownDevice(TEST_SECRET)
+    for a in run.adverts():
+        data = bytes.fromhex(a["data"])
+        assert len(data) <= 31 and data[0] == len(data) - 1
+        assert known.open(data) is not None
+
+
+def _bursts(run):
+    return [b for b in timeline.bursts(run) if b.adverts]
+
+
+def test_two_bursts_share_no_device_specific_bytes(sim):
+    run = sim("draw")  # the draw burst and the reminder burst
+    bursts = _bursts(run)
+    assert len(bursts) >= 2
+    firsts = [bytes.fromhex(b.adverts[0]["data"]) for b in bursts]
+    addrs = [b.adverts[0]["addr"] for b in bursts]
+    assert len(set(addrs)) == len(addrs)  # a fresh address per burst
+    assert len({f[5:9] for f in firsts}) == len(firsts)  # a fresh hint per burst
+    # beyond the fixed header (AD length/type, company, version), no byte
+    # position holds the same value in every burst's frames by design
+    assert all(len({f[i] for f in firsts}) > 1 or i < 4 for i in range(len(firsts[0])) if i != 4)
+
+
+def test_within_a_burst_the_counter_advances_but_the_epoch_does_not(sim):
+    run = sim("draw")
+    draw = _bursts(run)[0]
+    counters = sorted({a["counter"] for a in draw.adverts})
+    assert counters == list(range(counters[0], counters[0] + len(counters)))
+    assert len({c >> 4 for c in counters}) == 1 and len(counters) == 6
+
+
+def test_pico_w_keeps_one_address_per_power_cycle(sim):
+    # btstack cannot rotate (docs/protocol.md, Privacy): the limit is modelled,
+    # not hidden; the hint still rotates.
+    run = sim("draw", "picow")
+    bursts = _bursts(run)
+    assert len({b.adverts[0]["addr"] for b in bursts}) == 1
+    assert len({bytes.fromhex(b.adverts[0]["data"])[5:9] for b in bursts}) == len(bursts)
+
+
+def test_unprovisioned_sensor_says_so_and_sends_nothing(sim):
+    run = sim("draw-reholster", secret=None)
+    assert run.adverts() == [] and run.of("radio") == []
+    assert [r for r in run.of("report") if r["words"] == ["unprovisioned"]]
+    assert [e["event"] for e in run.of("state")] == ["draw", "holster"]  # it still senses
+
+
+def test_damaged_key_file_is_reported_and_nothing_is_sent(sim):
+    run = sim("draw", secret=b"\x00" * 31 + b"\x01", device_id=b"short")  # 43-byte file: damaged
+    assert run.adverts() == []
+    assert [r for r in run.of("report") if r["words"][0] == "storage"]

@@ -1,0 +1,275 @@
+"""The reference receiver end to end: `drawsense sim --keys K --json |
+drawsense listen --air - --keys K --json` through bleak's real scanner code
+path, plus its rules (forgery, replay, folding, one action per draw) and
+the key store it keeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drawsense import protocol
+from drawsense.keystore import KeyStore
+from drawsense.receiver import REASONS, Receiver
+from conftest import TEST_ID, TEST_SECRET
+
+
+def cli(*args, input=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], input=input, capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def pipeline(keys, scenario="draw-reholster", *extra):
+    """The README's pipe, as a shell would run it."""
+    cmd = (f"{sys.executable} -m drawsense.cli sim {scenario} --keys {keys} --json | "
+           f"{sys.executable} -m drawsense.cli listen --air - --keys {keys} --json {' '.join(extra)}")
+    return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300)
+
+
+def events_of(stdout):
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_sim_to_listen_one_event_per_real_draw(tmp_path):
+    keys = tmp_path / "k.db"
+    r = pipeline(keys)
+    assert r.returncode == 0, r.stderr
+    evs = events_of(r.stdout)
+    assert [e["event"] for e in evs] == ["draw", "holster"]
+    draw = evs[0]
+    assert draw["device"] == "sim-esp32c3" and draw["since_draw_ms"] == 30
+    for k in ("event", "device", "counter", "since_draw_ms", "battery_mv", "rssi"):
+        assert k in draw
+    # the holster says how long since the draw: 5 s out + the 1 s holster confirm
+    assert 5_900 <= evs[1]["since_draw_ms"] <= 6_100
+
+
+def test_same_air_after_a_receiver_restart_is_all_replay(tmp_path):
+    keys = tmp_path / "k.db"
+    air = tmp_path / "air.jsonl"
+    r = cli("sim", "draw", "--keys", str(keys), "--json")
+    air.write_text(r.stdout)
+    first = cli("listen", "--air", str(air), "--keys", str(keys), "--json")
+    assert [e["event"] for e in events_of(first.stdout)] == ["draw", "reminder"]
+    again = cli("listen", "--air", str(air), "--keys", str(keys), "--json")
+    assert again.returncode == 0 and events_of(again.stdout) == []
+    n_adv = sum(1 for line in air.read_text().splitlines() if '"type": "adv"' in line)
+    assert f"replay {n_adv}" in again.stderr
+
+
+def test_a_second_sim_run_continues_the_counter(tmp_path):
+    keys = tmp_path / "k.db"
+    a = events_of(pipeline(keys, "draw").stdout)
+    b = events_of(pipeline(keys, "draw").stdout)
+    assert [e["event"] for e in b] == ["draw", "reminder"]
+    assert b[0]["counter"] > a[-1]["counter"]
+
+
+def _frames(tmp_path, scenario="draw-reholster"):
+    from drawsense import scenario as sc, vboard
+
+    run = vboard.run(sc.load(scenario), "esp32c3", secret=TEST_SECRET, device_id=TEST_ID)
+    seen, frames = set(), []
+    for a in run.adverts():
+        if a["data"] not in seen:
+            seen.add(a["data"])
+            frames.append(bytes.fromhex(a["data"]))
+    return frames
+
+
+def _store(tmp_path, name="dev", secret=TEST_SECRET):
+    s = KeyStore(tmp_path / "k.db")
+    s.add(name, secret, TEST_ID)
+    return s
+
+
+def test_every_single_flipped_bit_is_rejected(tmp_path):
+    frames = _frames(tmp_path)
+    rx = Receiver(_store(tmp_path))
+    accepted = 0
+    for frame in frames:
+        for bit in range(len(frame) * 8):
+            bad = bytearray(frame)
+            bad[bit // 8] ^= 1 << (bit % 8)
+            mfr = protocol.mfr_of(bytes(bad))
+            if mfr is not None:  # else a scanner would not even see our company's data
+                before = rx.counts["accepted"]
+                rx.feed(mfr)
+                assert rx.counts["accepted"] == before, f"bit {bit} of {frame.hex()} accepted"
+        rx.feed(protocol.mfr_of(frame))  # the genuine frame still goes through
+        accepted += 1
+        assert rx.counts["accepted"] == accepted
+    assert rx.counts["forged"] > 0 and rx.counts["unknown"] > 0
+
+
+def test_forgery_with_another_key_and_a_sniffed_hint_is_rejected(tmp_path):
+    frames = _frames(tmp_path)
+    rx = Receiver(_store(tmp_path))
+    genuine = frames[0]
+    attacker = protocol.seal(bytes(32), 1 << 4, "draw", 0)
+    # graft the genuine header and hint onto the attacker's ciphertext and tag
+    forged = genuine[:9] + attacker[9:]
+    assert rx.feed(protocol.mfr_of(forged)) is None
+    assert rx.counts["forged"] == 1
+    assert rx.feed(protocol.mfr_of(genuine)) is not None
+
+
+def test_receiver_restart_keeps_the_replay_floor(tmp_path):
+    frames = _frames(tmp_path)
+    store = _store(tmp_path)
+    rx = Receiver(store)
+    for f in frames:
+        rx.feed(protocol.mfr_of(f))
+    rx.flush()
+    store.close()
+    rx2 = Receiver(KeyStore(tmp_path / "k.db"))
+    for f in frames:
+        assert rx2.feed(protocol.mfr_of(f)) is None
+    assert rx2.counts["replay"] == len(frames) and rx2.counts["accepted"] == 0
+
+
+def test_event_is_on_disk_before_it_is_reported(tmp_path):
+    frames = _frames(tmp_path)
+    rx = Receiver(_store(tmp_path))
+    ev = rx.feed(protocol.mfr_of(frames[0]))
+    assert ev is not None
+    # a second process looking at the store now already sees the counter
+    row = sqlite3.connect(tmp_path / "k.db").execute("SELECT last_counter FROM devices").fetchone()
+    assert row[0] == ev.counter
+
+
+mutations = st.lists(st.tuples(st.integers(0, 24), st.integers(0, 255)), max_size=4)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.binary(max_size=40), st.builds(lambda m: m, mutations)), st.integers(0, 8))
+def test_decoder_fuzz_only_documented_reasons(tmp_path_factory, blob, which):
+    tmp = tmp_path_factory.mktemp("fz")
+    store = KeyStore(tmp / "k.db")
+    store.add("dev", TEST_SECRET, TEST_ID)
+    rx = Receiver(store)
+    base = protocol.seal(TEST_SECRET, 16 + which, "draw", 30)
+    if isinstance(blob, list):  # mutate a genuine frame
+        b = bytearray(base)
+        for i, v in blob:
+            b[i] = v
+        data = protocol.mfr_of(bytes(b)) or bytes(b)
+    else:
+        data = blob
+    ev = rx.feed(data)
+    assert ev is None or ev.device == "dev"
+    assert set(rx.counts) <= set(REASONS) | {"accepted", "events"}
+    assert sum(rx.counts[r] for r in REASONS) + rx.counts["accepted"] == 1
+    store.close()
+
+
+def test_on_draw_runs_once_per_draw_with_the_event_in_its_environment(tmp_path):
+    keys = tmp_path / "k.db"
+    out = tmp_path / "actions"
+    cmd = f"'echo \"$DRAWSENSE_EVENT $DRAWSENSE_DEVICE $DRAWSENSE_SINCE_DRAW_MS\" >> {out}'"
+    r = pipeline(keys, "draw", "--on-draw", cmd)  # a draw and a reminder of the same draw
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().splitlines() == ["draw sim-esp32c3 30"]
+
+
+def test_a_camera_that_missed_the_draw_starts_on_the_reminder(tmp_path):
+    keys = tmp_path / "k.db"
+    out = tmp_path / "actions"
+    air = cli("sim", "draw", "--keys", str(keys), "--json").stdout.splitlines()
+    late = [line for line in air if json.loads(line)["t_ms"] > 9_000]  # arrived 8 s after the draw
+    r = cli("listen", "--air", "-", "--keys", str(keys), "--json", "--on-draw", f"echo $DRAWSENSE_EVENT >> {out}",
+            input="\n".join(late) + "\n")
+    assert r.returncode == 0, r.stderr
+    assert [e["event"] for e in events_of(r.stdout)] == ["reminder"]
+    assert out.read_text().split() == ["reminder"]
+
+
+def test_a_test_event_never_counts_as_a_draw(tmp_path):
+    store = _store(tmp_path)
+    rx = Receiver(store)
+    ev = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 16, "test", None)))
+    assert ev is not None and ev.event == "test"
+    assert rx.should_act(ev) is False
+    ev2 = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 32, "draw", 30)))
+    assert rx.should_act(ev2) is True and rx.should_act(ev2) is False
+
+
+def test_ten_thousand_keys_resolve_without_trying_each(tmp_path):
+    store = KeyStore(tmp_path / "k.db")
+    for i in range(2_000):
+        store.add(f"d{i}", os.urandom(32), os.urandom(8))
+    store.add("target", TEST_SECRET, TEST_ID)
+    rx = Receiver(store, window=8)
+    calls = 0
+    real = protocol.open_mfr
+
+    def counting(*a):
+        nonlocal calls
+        calls += 1
+        return real(*a)
+
+    protocol.open_mfr = counting
+    try:
+        ev = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 16 * 3, "draw", 30)))
+    finally:
+        protocol.open_mfr = real
+    assert ev is not None and ev.device == "target"
+    assert calls == 1  # one hash lookup, one tag check: not one per key
+
+
+# ---------------------------------------------------------------- key store --
+
+def test_keys_add_list_remove_and_file_mode(tmp_path):
+    keys = tmp_path / "k.db"
+    r = cli("keys", "--keys", str(keys), "add", "alice")
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    secret = KeyStore(keys).get("alice").secret
+    listing = cli("keys", "--keys", str(keys), "list").stdout + cli("keys", "--keys", str(keys), "list",
+                                                                      "--json").stdout
+    assert "alice" in listing and secret.hex() not in listing and secret.hex().upper() not in listing
+    dup = cli("keys", "--keys", str(keys), "add", "alice")
+    assert dup.returncode == 2 and len(dup.stderr.strip().splitlines()) == 1 and "already" in dup.stderr
+    assert KeyStore(keys).get("alice").secret == secret  # nothing lost
+    bad = cli("keys", "--keys", str(keys), "add", "no spaces please")
+    assert bad.returncode == 2 and "device name" in bad.stderr
+    gone = cli("keys", "--keys", str(keys), "remove", "bob")
+    assert gone.returncode == 2 and "no device 'bob'" in gone.stderr
+    assert cli("keys", "--keys", str(keys), "remove", "alice").returncode == 0
+    assert KeyStore(keys).devices() == []
+
+
+@pytest.mark.parametrize("content", [b"garbage" * 100, b""])
+def test_corrupt_or_foreign_key_store_is_one_line_and_untouched(tmp_path, content):
+    keys = tmp_path / "k.db"
+    if content:
+        keys.write_bytes(content)
+    else:  # a valid SQLite file of some other program
+        sqlite3.connect(keys).execute("CREATE TABLE t (x)").connection.commit()
+    before = keys.read_bytes()
+    for args in (["keys", "--keys", str(keys), "list"], ["keys", "--keys", str(keys), "add", "x"],
+                 ["listen", "--air", os.devnull, "--keys", str(keys)]):
+        r = cli(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(keys) in lines[0] and "not a drawsense key store" in lines[0]
+    assert keys.read_bytes() == before
+
+
+def test_listen_without_a_store_or_with_bad_air_says_what_to_do(tmp_path):
+    r = cli("listen", "--air", os.devnull, "--keys", str(tmp_path / "none.db"))
+    assert r.returncode == 2 and "drawsense keys add" in r.stderr
+    keys = tmp_path / "k.db"
+    cli("keys", "--keys", str(keys), "add", "a")
+    bad = tmp_path / "air.jsonl"
+    bad.write_text('{"type": "adv", "t_ms": 1, "addr": "aa:bb:cc:dd:ee:ff", "data": "00"}\nnot json\n')
+    r = cli("listen", "--air", str(bad), "--keys", str(keys))
+    assert r.returncode == 2 and f"{bad}:2:" in r.stderr
