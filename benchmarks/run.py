@@ -16,6 +16,24 @@ ratio to it:
                     out), once running; baseline: the 128 KiB heap the run
                     is given. boot_heap_bytes: the same at the first sample,
                     which also holds what compiling the .py modules left.
+  receiver_adverts_per_s
+                    adverts judged per second by the receiver core on one
+                    core, 10,000 keys in the store, realistic air (each
+                    payload repeated ~25 times, as at a 20 ms interval with a
+                    500 ms refresh); baseline: resolving by trying every key
+                    (no hint index) on the same store.
+  receiver_verify_per_s
+                    the worst case: every advert a new payload (no repeats),
+                    so every one is a CCM verification and a replay check.
+  receiver_bleak_adverts_per_s
+                    the same realistic air through bleak's BleakScanner and
+                    the simulated-air backend into `drawsense listen`'s code.
+  sign_us           one advert signed by the firmware (hint + AES-CCM) under
+                    MicroPython on this host; baseline: one AES block.
+  draw_to_action_ms sensor settled "out" (virtual) -> the --on-draw command
+                    running: the virtual air latency plus the host's wall
+                    time from that advert entering the receiver to the
+                    command having started; baseline: draw_confirm_ms.
 """
 
 from __future__ import annotations
@@ -27,7 +45,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
-from drawsense import scenario, timeline, vboard  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from drawsense import air, paths, protocol, scenario, timeline, vboard  # noqa: E402
+from drawsense.keystore import KeyStore  # noqa: E402
+from drawsense.receiver import Receiver  # noqa: E402
 from drawsense.scenario import Scenario  # noqa: E402
 
 DRAW_CONFIRM_MS = 30
@@ -35,7 +62,7 @@ HEAP_BYTES = 128 * 1024
 
 
 def measure() -> dict:
-    draw = vboard.run(scenario.load("draw"), "esp32c3", heap_probe=True)
+    draw = vboard.run(scenario.load("draw"), "esp32c3", heap_probe=True, secret=os.urandom(32))
     latency = timeline.draw_latencies(draw)[0]
     hour = Scenario(name="holstered-hour", description="", seed=1, duration_us=3_600_000_000,
                     initial_out=False, edges=[], battery=[(0, 3000)], source="benchmark")
@@ -54,11 +81,149 @@ def measure() -> dict:
     }
 
 
+def _store_with_keys(path, n):
+    store = KeyStore(path)
+    secrets_ = [os.urandom(32) for _ in range(n)]
+    store.db.execute("BEGIN")
+    for i, sec in enumerate(secrets_):
+        store.db.execute("INSERT INTO devices (name, device_id, secret, created) VALUES (?, ?, ?, 0)",
+                         (f"d{i:05d}", os.urandom(8), sec))
+    store.db.execute("COMMIT")
+    return store, secrets_
+
+
+def _air(secrets_, devices, repeats):
+    """Each of `devices` sensors sends a draw burst of 6 payloads, each repeated
+    `repeats` times; sensors interleaved as if all were in range."""
+    frames = []
+    for k in range(6):
+        batch = [protocol.mfr_of(protocol.seal(sec, 16 + k, "draw", 30 + 500 * k)) for sec in secrets_[:devices]]
+        for _ in range(repeats):
+            frames.extend(batch)
+    return frames
+
+
+def measure_receiver() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        store, secrets_ = _store_with_keys(os.path.join(tmp, "k.db"), 10_000)
+        rx = Receiver(store)
+        frames = _air(secrets_, 1_000, 25)  # 150,000 adverts
+        t0 = time.perf_counter()
+        for f in frames:
+            rx.feed(f)
+        rx.flush()
+        realistic = len(frames) / (time.perf_counter() - t0)
+        assert rx.counts["events"] == 1_000, rx.counts
+
+        distinct = _air(secrets_[1_000:], 2_000, 1)  # 12,000 new payloads
+        t0 = time.perf_counter()
+        for f in distinct:
+            rx.feed(f)
+        rx.flush()
+        verify = len(distinct) / (time.perf_counter() - t0)
+
+        # baseline: no hint, try every key's CCM until one verifies
+        keys = [protocol.DeviceKeys(sec) for sec in secrets_]
+        sample = [protocol.mfr_of(protocol.seal(sec, 16, "draw", 30)) for sec in secrets_[5_000:5_050]]
+        t0 = time.perf_counter()
+        for f in sample:
+            for k in keys:
+                if protocol.open_mfr(k, 1, f) is not None:
+                    break
+        naive = len(sample) / (time.perf_counter() - t0)
+
+        # the whole listen path: bleak scanner + simulated-air backend
+        store2, secrets2 = _store_with_keys(os.path.join(tmp, "k2.db"), 10_000)
+        rx2 = Receiver(store2)
+        lines = [json.dumps({"type": "adv", "t_ms": i, "addr": "c0:00:00:00:00:01",
+                             "data": "18ffffff" + f.hex()}) for i, f in enumerate(_air(secrets2, 200, 25))]
+
+        def cb(device, adv):
+            rx2.feed(adv.manufacturer_data[protocol.COMPANY], addr=device.address, rssi=adv.rssi)
+
+        t0 = time.perf_counter()
+        asyncio.run(air.scan(cb, air=lines))
+        bleak_rate = len(lines) / (time.perf_counter() - t0)
+        assert rx2.counts["events"] == 200, rx2.counts
+    return {"receiver_adverts_per_s": round(realistic), "receiver_verify_per_s": round(verify),
+            "receiver_naive_adverts_per_s": round(naive),
+            "receiver_vs_naive": round(realistic / naive, 1),
+            "receiver_bleak_adverts_per_s": round(bleak_rate)}
+
+
+_SIGN_BENCH = """
+import time, advert, ccm
+s = advert.Signer(bytes(range(32)))
+c = ccm.CCM(bytes(16))
+blk = bytes(16)
+n = 2000
+t0 = time.ticks_us()
+for i in range(n):
+    s.build(i, 1, 30)
+t1 = time.ticks_us()
+for i in range(n):
+    c.block(blk)
+t2 = time.ticks_us()
+print(time.ticks_diff(t1, t0) / n, time.ticks_diff(t2, t1) / n)
+"""
+
+
+def measure_sign() -> dict:
+    env = dict(os.environ, MICROPYPATH=f"{paths.FIRMWARE}{os.pathsep}.frozen")
+    best = None
+    for _ in range(3):
+        out = subprocess.run([paths.micropython(), "-c", _SIGN_BENCH], env=env, capture_output=True, text=True,
+                             check=True, timeout=120).stdout.split()
+        sign, block = float(out[0]), float(out[1])
+        if best is None or sign < best[0]:
+            best = (sign, block)
+    return {"sign_us": round(best[0], 1), "aes_block_us": round(best[1], 2),
+            "sign_vs_aes_block": round(best[0] / best[1], 1)}
+
+
+def measure_draw_to_action() -> dict:
+    from drawsense import listen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = os.path.join(tmp, "k.db")
+        store = KeyStore(keys)
+        dev = store.add("bench")
+        store.close()
+        run = vboard.run(scenario.load("draw"), "esp32c3", secret=dev.secret, device_id=dev.device_id)
+        settled = timeline.settle_before(run, run.of("state")[0]["t_ms"])
+        lines = []
+        stamp = {}
+
+        for e in run.events:
+            if e["type"] == "adv":
+                lines.append(json.dumps({"type": "adv", "t_ms": e["t_ms"], "addr": e["addr"], "data": e["data"]}))
+
+        def feed():
+            for i, line in enumerate(lines):
+                if i == 0:
+                    stamp["fed"] = time.time_ns()
+                yield line
+
+        mark = os.path.join(tmp, "acted")
+        with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+            listen.run(lambda: KeyStore(keys), source=feed(), as_json=True, on_draw=f"date +%s%N > {mark}",
+                       out=null)
+        host_ms = (int(open(mark).read()) - stamp["fed"]) / 1e6
+        first_draw = next(e["t_ms"] for e in run.adverts() if e.get("event") == "draw")
+    virtual = first_draw - settled
+    total = virtual + host_ms
+    return {"draw_to_action_ms": round(total, 2), "draw_to_action_air_ms": round(virtual, 2),
+            "draw_to_action_host_ms": round(host_ms, 2), "draw_to_action_vs_confirm": round(total / 30, 2)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     m = measure()
+    m.update(measure_sign())
+    m.update(measure_draw_to_action())
+    m.update(measure_receiver())
     if args.json:
         print(json.dumps(m))
         return 0
@@ -70,10 +235,20 @@ def main() -> int:
         ("peak_heap_bytes", str(m["peak_heap_bytes"]), "128 KiB heap", f"{100 * m['peak_heap_vs_heap']:.1f} %"),
         ("boot_heap_bytes", str(m["boot_heap_bytes"]), "128 KiB heap",
          f"{100 * m['boot_heap_bytes'] / HEAP_BYTES:.1f} %"),
+        ("sign_us", f"{m['sign_us']:.1f}", f"one AES block ({m['aes_block_us']:.2f} us)",
+         f"{m['sign_vs_aes_block']:.1f}x"),
+        ("draw_to_action_ms", f"{m['draw_to_action_ms']:.2f}",
+         f"draw_confirm_ms = 30 (air {m['draw_to_action_air_ms']:.1f} + host {m['draw_to_action_host_ms']:.1f})",
+         f"{m['draw_to_action_vs_confirm']:.2f}x"),
+        ("receiver_adverts_per_s", f"{m['receiver_adverts_per_s']:,}",
+         f"try every key ({m['receiver_naive_adverts_per_s']:,}/s)", f"{m['receiver_vs_naive']:.0f}x"),
+        ("receiver_verify_per_s", f"{m['receiver_verify_per_s']:,}", "(all new payloads, 10,000 keys)", ""),
+        ("receiver_bleak_adverts_per_s", f"{m['receiver_bleak_adverts_per_s']:,}", "(through bleak + backend)",
+         f"{m['receiver_bleak_adverts_per_s'] / m['receiver_adverts_per_s']:.2f}x"),
     ]
-    print(f"{'figure':<18} {'value':>10}  {'baseline':<34} {'ratio':>8}")
+    print(f"{'figure':<28} {'value':>10}  {'baseline':<48} {'ratio':>8}")
     for r in rows:
-        print(f"{r[0]:<18} {r[1]:>10}  {r[2]:<34} {r[3]:>8}")
+        print(f"{r[0]:<28} {r[1]:>10}  {r[2]:<48} {r[3]:>8}")
     return 0
 
 

@@ -83,7 +83,7 @@ def _send(hw, bursts, signer, counter, now):
     fresh = bursts.new
     if fresh:
         bursts.new = False
-        hw.report("burst", events.NAMES[bursts.event], bursts.length)
+        hw.report("burst", events.NAMES[bursts.event], bursts.length if signer else "unsent")
     if signer is None:
         return
     if fresh:

@@ -141,13 +141,26 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
             what = f" ({e['event']} event)" if e["event"] != "none" else " (no event)"
             line(e["t_ms"], f"state   {e['state']}{what}")
         elif kind == "burst":
-            line(e["t_ms"], f"burst   {e['event']}: advertising for {e['ms']} ms")
+            if e.get("sent", True):
+                line(e["t_ms"], f"burst   {e['event']}: advertising for {e['ms']} ms")
+            else:
+                line(e["t_ms"], f"burst   {e['event']}: not sent (unprovisioned)")
         elif kind == "reset":
             line(e["t_ms"], f"reset   {e['cause']}")
         elif kind == "console":
             line(e["t_ms"], f"console {e['text']}")
         elif kind == "crash":
             line(e["t_ms"], f"CRASH   {e['error']}")
+        elif kind == "power":
+            line(e["t_ms"], "POWER   cut during a flash write; back at once")
+        elif kind == "report":
+            w = e["words"]
+            if w[0] == "device":
+                line(e["t_ms"], f"device  id {w[1]} (provisioned)")
+            elif w[0] == "unprovisioned":
+                line(e["t_ms"], "device  UNPROVISIONED: no key file, nothing will be sent (drawsense provision)")
+            else:
+                line(e["t_ms"], "report  " + " ".join(w))
     flush_pins()
     s = summary(run)
     lat = ", ".join(f"{x:.1f}" for x in s["draw_latency_ms"]) or "-"

@@ -174,7 +174,8 @@ def _firmware_event(t_ms: float, words: list[str]) -> dict:
     if kind == "level":
         return {"t_ms": t_ms, "type": "level", "level": args[0]}
     if kind == "burst":
-        return {"t_ms": t_ms, "type": "burst", "event": args[0], "ms": int(args[1])}
+        sent = args[1] != "unsent"  # unprovisioned: the firmware sends nothing
+        return {"t_ms": t_ms, "type": "burst", "event": args[0], "ms": int(args[1]) if sent else 0, "sent": sent}
     if kind == "boot":
         return {"t_ms": t_ms, "type": "firmware", "board": args[0], "state": args[1]}
     return {"t_ms": t_ms, "type": "report", "words": words}
