@@ -18,8 +18,6 @@ from events import NO_DRAW
 from micropython import const
 
 VERSION = const(1)
-FLAG_BATTERY_LOW = const(1)
-FLAG_BROWNOUT = const(2)
 SECRET_LEN = const(32)  # K_enc (16) | K_hint (16)
 LEN = const(25)
 

@@ -1,12 +1,14 @@
 # The sensor's main loop: edges -> debounce -> state machine -> bursts -> radio.
 # Receives the hardware (hw.Hardware or anything with the same methods), the
-# timing config, and the signer and counter (None when unprovisioned); it
-# imports no hardware module itself.
-from time import ticks_diff
+# timing config, the signer and counter (None when unprovisioned) and what
+# survived deep sleep; it imports no hardware module itself.
+from time import ticks_add, ticks_diff
 
 import burst
 import events
-from detect import DRAWN, FAULT, NAMES, Detector
+import rtcstate
+from battery import Battery
+from detect import DRAWN, FAULT, HOLSTERED, NAMES, Detector
 from edges import EdgeLog
 
 
@@ -20,20 +22,69 @@ def _earliest(now, *ticks):
     return ms
 
 
-def run(hw, cfg, signer=None, counter=None):
+class _Saved:
+    """State carried across deep sleep (see rtcstate.py), times in RTC ms."""
+
+    def __init__(self, rec=None):
+        if rec is None:
+            rec = (HOLSTERED, 0, 0, 0, rtcstate.NONE, rtcstate.NONE, rtcstate.NONE, 0, None, None)
+        (self.state, self.flags, self.ctr_next, self.ctr_limit, self.drawn_at, self.remind_at,
+         self.heartbeat_at, self.battery_mv, self.secret, self.device_id) = rec
+
+
+def _ticks_of(rtc_at, rtc_now, now):
+    """An RTC-ms instant as a ticks value (None for NONE)."""
+    if rtc_at == rtcstate.NONE:
+        return None
+    d = rtc_at - rtc_now
+    d = max(-(1 << 28), min(d, 1 << 28))  # ticks_add's range; days either way
+    return ticks_add(now, d)
+
+
+def _rtc_of(t, now, rtc_now):
+    return rtcstate.NONE if t is None else rtc_now + ticks_diff(t, now)
+
+
+def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=False):
+    """Run until deep sleep (which restarts main) or forever on light-sleep boards."""
     now = hw.now()
+    rtc_now = hw.rtc_ms()
+    saved = saved or _Saved()
     log = EdgeLog()
-    det = Detector(cfg, hw.out(), now)
+    hw.arm(log.irq)  # before the radio comes up: edges during it are kept
+    out = hw.out()
+    if woke:
+        # Woken from deep sleep: the pin that woke us moved at least the
+        # board's boot time ago; count the level from then, but only once it
+        # has also held WAKE_RECHECK_MS since we could first look.
+        det = Detector(cfg, out, ticks_add(now, -hw.board.BOOT_MS), saved.state)
+        det.hold_until(ticks_add(now, cfg.WAKE_RECHECK_MS))
+    else:
+        det = Detector(cfg, out, now)
+    bat = Battery(hw.board.BATTERY_LOW_MV, hw.board.BATTERY_CLEAR_MV, bool(saved.flags & rtcstate.LOW),
+                  saved.battery_mv)
+    bat.at_rest(hw.battery_mv())
     bursts = burst.Bursts(cfg)
+    bursts.restore(_ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now))
+    heartbeat = _ticks_of(saved.heartbeat_at, rtc_now, now)
+    if heartbeat is None:
+        heartbeat = ticks_add(now, cfg.HEARTBEAT_H * 3600000)
     settled = det.state  # last non-FAULT state, to tell what a fault cleared to
-    hw.report("boot", hw.board.NAME, NAMES[det.state])
-    if signer is None:
-        # Nothing on air: a receiver must never see an unauthenticated draw.
-        hw.report("unprovisioned")
-    hw.arm(log.irq)
-    if det.state == DRAWN:
-        # Booting with the gun out: after a brownout mid-burst (a coin cell
-        # sagging under the radio's load) or a watchdog reset, the draw
+    hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0),
+                              counter.next if counter else 0, counter.limit if counter else 0,
+                              saved.drawn_at, saved.remind_at, _rtc_of(heartbeat, now, rtc_now), bat.rest_mv,
+                              saved.secret, saved.device_id))
+    if not woke:
+        hw.report("boot", hw.board.NAME, NAMES[det.state])
+        if signer is None:
+            # Nothing on air: a receiver must never see an unauthenticated draw.
+            hw.report("unprovisioned")
+    hw.radio_up()
+    if brownout:
+        hw.report("brownout")
+        bursts.start(events.BOOT, now)
+    elif not woke and det.state == DRAWN:
+        # Booting with the gun out (after a watchdog reset, say): the draw
         # must not go unreported. A camera recording for nothing is cheap.
         hw.report("state", NAMES[DRAWN], "draw")
         bursts.start(events.DRAW, now, now)
@@ -66,20 +117,39 @@ def run(hw, cfg, signer=None, counter=None):
             hw.report("state", NAMES[new], events.NAMES[event])
             if event:
                 bursts.start(event, now, det.changed_at)
+        if ticks_diff(now, heartbeat) >= 0:
+            heartbeat = ticks_add(heartbeat, cfg.HEARTBEAT_H * 3600000)
+            if not bursts.event:
+                bursts.start(events.HEARTBEAT, now)
         action = bursts.poll(now)
         if action == burst.SEND:
-            _send(hw, bursts, signer, counter, now)
+            _send(hw, bursts, signer, counter, bat, brownout, now)
         elif action == burst.STOP:
+            bat.loaded(hw.battery_mv())  # right after sending: the cell under load
             hw.quiet()
-        wait = _earliest(now, det.due(), bursts.due())
+            brownout = False  # reported
+        wait = _earliest(now, det.due(), bursts.due(), heartbeat)
         if det.state == FAULT and (wait is None or wait > cfg.FAULT_POLL_MS):
             wait = cfg.FAULT_POLL_MS
         if wait is None or wait > cfg.IDLE_MS:
             wait = cfg.IDLE_MS
-        hw.sleep(wait if wait > 0 else 1)
+        if wait <= 0:
+            continue
+        if hw.deep and det.state != FAULT and not bursts.event and det.deb.due() is None:
+            # Nothing pending but timers: sleep deepest, waking on the pin
+            # moving away from where it rests, or at the next timer.
+            rtc_now = hw.rtc_ms()
+            if counter:
+                counter.ensure(16)  # so the wake path never writes flash first
+            hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0),
+                                      counter.next if counter else 0, counter.limit if counter else 0,
+                                      _rtc_of(bursts.drawn_at, now, rtc_now), _rtc_of(bursts.remind, now, rtc_now),
+                                      _rtc_of(heartbeat, now, rtc_now), bat.rest_mv, saved.secret, saved.device_id))
+            hw.deep_sleep(wait, not det.deb.out)  # never returns
+        hw.sleep(wait)
 
 
-def _send(hw, bursts, signer, counter, now):
+def _send(hw, bursts, signer, counter, bat, brownout, now):
     fresh = bursts.new
     if fresh:
         bursts.new = False
@@ -93,7 +163,8 @@ def _send(hw, bursts, signer, counter, now):
     if c < 0:
         hw.report("counter", "exhausted")
         return
-    hw.advertise(signer.build(c, bursts.event, bursts.since_draw(now)))
+    flags = (events.FLAG_BATTERY_LOW if bat.low else 0) | (events.FLAG_BROWNOUT if brownout else 0)
+    hw.advertise(signer.build(c, bursts.event, bursts.since_draw(now), bat.rest_mv, flags))
 
 
 def main(board, cfg):
@@ -101,17 +172,31 @@ def main(board, cfg):
     import advert
     import counter
     import hw as hwmod
-    import keyfile
 
     hw = hwmod.Hardware(board)
+    saved = rtcstate.unpack(hw.load_rtc())
+    woke = saved is not None and hw.woke_from_deep_sleep()
+    # A "power-on" that finds our record in RTC memory was no power-on: the
+    # supply sagged (a brownout) and RTC memory survived it.
+    brownout = saved is not None and not woke and hw.power_on_reset() and bool(saved[1] & rtcstate.RUNNING)
     signer = ctr = None
-    try:
-        ident = keyfile.load()
-        if ident is not None:
-            ctr = counter.Counter(counter.FileStore("ds_ctr.bin"), cfg.COUNTER_RESERVE)
-            signer = advert.Signer(ident[0])
-            hw.report("device", "".join("%02x" % b for b in ident[1]))
-    except ValueError as e:  # damaged key or counter file: never guess
-        hw.report("storage", str(e).replace(" ", "_"))
-        signer = ctr = None
-    run(hw, cfg, signer, ctr)
+    state = _Saved(saved) if saved is not None else None
+    if woke and state is not None and state.secret != bytes(32):
+        # Deep-sleep wake: everything from RTC memory, nothing from flash.
+        signer = advert.Signer(state.secret)
+        ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE, state.ctr_next, state.ctr_limit)
+    elif not woke:
+        import keyfile
+
+        try:
+            ident = keyfile.load()
+            if ident is not None:
+                ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE)
+                signer = advert.Signer(ident[0])
+                state = state or _Saved()
+                state.secret, state.device_id = ident
+                hw.report("device", "".join("%02x" % b for b in ident[1]))
+        except ValueError as e:  # damaged key or counter file: never guess
+            hw.report("storage", str(e).replace(" ", "_"))
+            signer = ctr = None
+    run(hw, cfg, signer, ctr, state, woke, brownout)

@@ -19,28 +19,37 @@ class Bursts:
         self.new = False
         self._until = 0
         self._refresh = 0
-        self._remind = None
+        self.remind = None
 
     def start(self, event, now, drawn_at=None):
         """Begin the burst for `event` now (replacing any burst on air)."""
         cfg = self._cfg
         if event == events.DRAW:
             self.drawn_at = drawn_at
-            self._remind = ticks_add(drawn_at, cfg.REMINDER_MS)
+            self.remind = ticks_add(drawn_at, cfg.REMINDER_MS)
             ms = cfg.BURST_MS
         elif event == events.REMINDER:
             ms = cfg.REMINDER_BURST_MS
         elif event == events.HOLSTER:
-            self._remind = None
+            self.remind = None
             ms = cfg.HOLSTER_BURST_MS
+        elif event == events.HEARTBEAT:
+            ms = cfg.HEARTBEAT_BURST_MS
+        elif event == events.BOOT:
+            ms = cfg.BOOT_BURST_MS
         else:
-            self._remind = None
+            self.remind = None
             ms = cfg.FAULT_BURST_MS
         self.event = event
         self.length = ms
         self.new = True  # until the caller has announced it
         self._until = ticks_add(now, ms)
         self._refresh = now  # due at once: poll() returns SEND
+
+    def restore(self, drawn_at, remind):
+        """Resume after deep sleep: the draw instant and next reminder (ticks or None)."""
+        self.drawn_at = drawn_at
+        self.remind = remind
 
     def since_draw(self, now):
         if self.drawn_at is None:
@@ -51,10 +60,10 @@ class Bursts:
         """IDLE, SEND (payload due) or STOP; starts reminders when due."""
         if self.event and ticks_diff(now, self._until) >= 0:
             self.event = 0
-            if self._remind is None or ticks_diff(now, self._remind) < 0:
+            if self.remind is None or ticks_diff(now, self.remind) < 0:
                 return STOP
-        if self._remind is not None and ticks_diff(now, self._remind) >= 0 and self.event in (0, events.REMINDER):
-            self._remind = ticks_add(self._remind, self._cfg.REMINDER_MS)
+        if self.remind is not None and ticks_diff(now, self.remind) >= 0 and self.event in (0, events.REMINDER):
+            self.remind = ticks_add(self.remind, self._cfg.REMINDER_MS)
             self.start(events.REMINDER, now)
         if self.event and ticks_diff(now, self._refresh) >= 0:
             self._refresh = ticks_add(now, self._cfg.REFRESH_MS)
@@ -66,6 +75,6 @@ class Bursts:
         due = None
         if self.event:
             due = self._refresh if ticks_diff(self._refresh, self._until) < 0 else self._until
-        if self._remind is not None and (due is None or ticks_diff(self._remind, due) < 0):
-            due = self._remind
+        if self.remind is not None and (due is None or ticks_diff(self.remind, due) < 0):
+            due = self.remind
         return due

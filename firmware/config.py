@@ -40,3 +40,17 @@ COUNTER_RESERVE = const(256)
 
 # Longest single sleep when nothing is pending (the pin wakes us anyway).
 IDLE_MS = const(3600000)
+
+# Heartbeat: a short burst with the battery every HEARTBEAT_H hours, so a
+# fleet sees every sensor's battery even when no gun is drawn. Six hours:
+# four wake-ups a day cost well under the deep-sleep current's share of the
+# budget (drawsense power shows the breakdown), and a dead sensor is
+# flagged (silent for two periods) within half a day.
+HEARTBEAT_H = const(6)
+HEARTBEAT_BURST_MS = const(300)
+# After a brownout (a "power-on" with our record still in RTC memory) the
+# device says so in a short boot burst.
+BOOT_BURST_MS = const(500)
+# Woken from deep sleep by the pin: the level must still hold this long
+# after we can first read it (a vibration that woke us may be over).
+WAKE_RECHECK_MS = const(5)

@@ -10,6 +10,7 @@ import struct
 
 from micropython import const
 
+PATH = "ds_ctr.bin"
 EPOCH_BITS = const(4)  # counter >> 4 is the burst epoch (the hint rotates with it)
 _EPOCH_MASK = const(15)
 LAST = const(0xFFFFFFFF)
@@ -50,22 +51,35 @@ class FileStore:
 
 
 class Counter:
-    def __init__(self, store, reserve):
+    def __init__(self, store, reserve, next=-1, limit=0):
+        """From flash (a cold boot), or from the values RTC memory kept
+        across deep sleep (next, limit), with no flash access at all."""
         self._store = store
         self._reserve = reserve
-        self.next = store.read()  # first value this boot may use
-        self._limit = self.next  # nothing reserved yet this boot
+        if next < 0:
+            next = limit = store.read()  # nothing reserved yet this boot
+        self.next = next  # first value this boot may use
+        self.limit = limit  # values below it are reserved in flash
 
     def take(self):
         """Next unused value, or -1 when the counter is exhausted (re-key)."""
         c = self.next
         if c >= LAST:
             return -1
-        if c >= self._limit:
-            self._limit = min(c + self._reserve, LAST)
-            self._store.write(self._limit)  # reserved before it is used
+        if c >= self.limit:
+            self._reserve_from(c)  # reserved before it is used
         self.next = c + 1
         return c
+
+    def ensure(self, ahead):
+        """Reserve now if fewer than `ahead` values are left, so the next
+        burst (after a deep-sleep wake) needs no flash write before its advert."""
+        if self.next + ahead > self.limit and self.next < LAST:
+            self._reserve_from(self.next)
+
+    def _reserve_from(self, c):
+        self.limit = min(c + self._reserve, LAST)
+        self._store.write(self.limit)
 
     def new_epoch(self):
         """Start a burst: round up to the next epoch boundary, so a burst's

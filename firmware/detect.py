@@ -18,13 +18,22 @@ class Detector:
     caller sees exactly one transition per change.
     """
 
-    def __init__(self, cfg, out, now):
+    def __init__(self, cfg, out, now, state=-1):
+        """Line reads `out` since tick `now`. `state`: the state to resume
+        (after deep sleep); by default the one the line shows."""
         self._cfg = cfg
-        self.deb = Debouncer(cfg.DRAW_CONFIRM_MS, cfg.HOLSTER_CONFIRM_MS, out, now)
-        self.state = DRAWN if out else HOLSTERED
+        if state < 0:
+            state = DRAWN if out else HOLSTERED
+        self.deb = Debouncer(cfg.DRAW_CONFIRM_MS, cfg.HOLSTER_CONFIRM_MS, state == DRAWN, now)
+        self.deb.edge(out, now)
+        self.state = state
         self.changed_at = now  # tick the current level began (raw edge time)
         self._win_start = now
         self._win_edges = 0
+        self._hold = None  # no transition before this tick
+
+    def hold_until(self, t):
+        self._hold = t
 
     def edges(self, n, out, t):
         """n raw edges happened, the latest at tick t leaving the line `out`."""
@@ -45,6 +54,10 @@ class Detector:
         """Advance to `now`; return the new state on a transition, else -1."""
         cfg = self._cfg
         deb = self.deb
+        if self._hold is not None:
+            if ticks_diff(now, self._hold) < 0:
+                return -1
+            self._hold = None
         if self.state == FAULT:
             if ticks_diff(now, deb.since) >= cfg.FAULT_CLEAR_MS:
                 deb.out = deb.raw
@@ -68,7 +81,10 @@ class Detector:
         """Tick of the next time poll() could act, or None."""
         if self.state == FAULT:
             return ticks_add(self.deb.since, self._cfg.FAULT_CLEAR_MS)
-        return self.deb.due()
+        due = self.deb.due()
+        if due is not None and self._hold is not None and ticks_diff(self._hold, due) > 0:
+            return self._hold
+        return due
 
     def _go(self, state):
         self.state = state

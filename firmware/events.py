@@ -11,3 +11,7 @@ TEST = const(7)  # a bench self-test: receivers never treat it as a draw
 NAMES = ("none", "draw", "holster", "reminder", "heartbeat", "fault", "boot", "test")
 
 NO_DRAW = const(0xFFFFFFFF)  # "ms since the draw" when there is none
+
+# Advert flags (docs/protocol.md)
+FLAG_BATTERY_LOW = const(1)
+FLAG_BROWNOUT = const(2)

@@ -1,14 +1,17 @@
-# The one module that touches hardware: sensor pin, radio, sleep, console.
-# Everything else receives a Hardware object (or plain values) as arguments.
+# The one module that touches hardware: sensor pin, radio, ADC, RTC memory,
+# sleep, console. Everything else receives a Hardware object (or plain
+# values) as arguments.
+import sys
+import time
+
 import bluetooth
 import machine
-import time
 
 _PULLS = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN, "none": None}
 
 
 class Hardware:
-    """Owns the board's pin, BLE radio and sleep. Built in main(), never at import."""
+    """Owns the board's pin, BLE radio, ADC and sleep. Built in main(), never at import."""
 
     def __init__(self, board):
         self.board = board
@@ -18,14 +21,25 @@ class Hardware:
         self.pin = machine.Pin(board.SENSOR_PIN, machine.Pin.IN, pull)  # type: ignore[arg-type]
         self.interval_us = board.ADV_MIN_INTERVAL_US
         self.ble = bluetooth.BLE()
-        # Bring the controller up once, at boot: it takes ~100s of ms and
-        # must never sit on the draw path.
-        self.ble.active(True)
         self.radio_on = False
+        # Deep sleep where the port can wake on the sensor pin and keeps RTC
+        # memory (esp32); elsewhere light sleep with the pin IRQ.
+        self.deep = board.WAKE in ("gpio", "ext0", "ext1")
+        self._adc = None
+        if board.BATTERY_ADC_PIN >= 0:
+            self._adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN))
+            if board.PORT == "esp32":
+                self._adc.atten(machine.ADC.ATTN_11DB)
 
+    # -- time -------------------------------------------------------------
     def now(self):
         return time.ticks_ms()
 
+    def rtc_ms(self):
+        # Keeps counting through deep sleep (ticks_ms does not on esp32).
+        return time.time_ns() // 1000000
+
+    # -- sensor -----------------------------------------------------------
     def is_out(self, level):
         """Line level (0/1) -> True when the sensor reads "out" (drawn)."""
         return level != self._holstered
@@ -39,6 +53,23 @@ class Hardware:
 
     def disarm(self):
         self.pin.irq(handler=None)
+
+    # -- battery ----------------------------------------------------------
+    def battery_mv(self):
+        """The cell's voltage through the board's divider, 0 if not wired."""
+        adc = self._adc
+        if adc is None:
+            return 0
+        b = self.board
+        read_uv = getattr(adc, "read_uv", None)  # esp32: calibrated by eFuse data
+        uv = read_uv() if read_uv else adc.read_u16() * 3300000 // 65535
+        return uv * b.BATTERY_DIVIDER_NUM // b.BATTERY_DIVIDER_DEN // 1000
+
+    # -- radio ------------------------------------------------------------
+    def radio_up(self):
+        # Brings the controller up (~100s of ms): once per boot, after the
+        # pin IRQ is armed, so the sensor is watched meanwhile.
+        self.ble.active(True)
 
     def new_address(self):
         # A fresh random address for each burst, so a scanner cannot follow
@@ -61,6 +92,23 @@ class Hardware:
         self.ble.gap_advertise(None)  # type: ignore[arg-type]
         self.radio_on = False
 
+    # -- resets, RTC memory, sleep ----------------------------------------
+    def woke_from_deep_sleep(self):
+        return machine.reset_cause() == machine.DEEPSLEEP_RESET
+
+    def power_on_reset(self):
+        # A brownout also reports PWRON_RESET (shared/REFERENCE.md).
+        return machine.reset_cause() == machine.PWRON_RESET
+
+    def load_rtc(self):
+        if not self.deep:
+            return b""
+        return machine.RTC().memory()
+
+    def save_rtc(self, data):
+        if self.deep:
+            machine.RTC().memory(data)
+
     def sleep(self, ms):
         """Wait up to ms. Light sleep (the sensor pin wakes us) unless the
         radio is on: BLE does not keep advertising through light sleep on
@@ -69,6 +117,23 @@ class Hardware:
             time.sleep_ms(ms)
         else:
             machine.lightsleep(ms)
+
+    def deep_sleep(self, ms, wake_on_out):
+        """Deep sleep for ms or until the sensor line leaves the level it
+        rests at (wake_on_out: the line going "out"). Restarts from main."""
+        if sys.platform == "rp2":  # never called there (self.deep is False)
+            raise OSError("rp2: no deep sleep with pin wake")
+        else:
+            import esp32
+
+            level = (1 - self._holstered) if wake_on_out else self._holstered
+            if self.board.WAKE == "gpio":
+                esp32.wake_on_gpio((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
+            elif self.board.WAKE == "ext0":
+                esp32.wake_on_ext0(self.pin, level)
+            else:
+                esp32.wake_on_ext1((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
+            machine.deepsleep(ms)
 
     def report(self, *words):
         # One console line per thing the device did: "ds <ticks_ms> <what> ...".

@@ -31,7 +31,7 @@ TEST_SECRET = bytes(range(32))
 TEST_ID = b"testdev1"
 
 
-def simulate(name_or_scenario, board: str = "esp32c3", **kw) -> vboard.SimResult:
+def simulate(name_or_scenario, board: str = "virtual", **kw) -> vboard.SimResult:
     """Run a scenario on the virtual board, provisioned with TEST_SECRET unless
     secret=None is given; built-in runs are cached per session (runs are
     deterministic, so a second run would only repeat the first)."""

@@ -45,7 +45,7 @@ def test_sim_to_listen_one_event_per_real_draw(tmp_path):
     evs = events_of(r.stdout)
     assert [e["event"] for e in evs] == ["draw", "holster"]
     draw = evs[0]
-    assert draw["device"] == "sim-esp32c3" and draw["since_draw_ms"] == 30
+    assert draw["device"] == "sim-virtual" and draw["since_draw_ms"] == 30
     for k in ("event", "device", "counter", "since_draw_ms", "battery_mv", "rssi"):
         assert k in draw
     # the holster says how long since the draw: 5 s out + the 1 s holster confirm
@@ -177,7 +177,7 @@ def test_on_draw_runs_once_per_draw_with_the_event_in_its_environment(tmp_path):
     cmd = f"'echo \"$DRAWSENSE_EVENT $DRAWSENSE_DEVICE $DRAWSENSE_SINCE_DRAW_MS\" >> {out}'"
     r = pipeline(keys, "draw", "--on-draw", cmd)  # a draw and a reminder of the same draw
     assert r.returncode == 0, r.stderr
-    assert out.read_text().splitlines() == ["draw sim-esp32c3 30"]
+    assert out.read_text().splitlines() == ["draw sim-virtual 30"]
 
 
 def test_a_camera_that_missed_the_draw_starts_on_the_reminder(tmp_path):

@@ -33,5 +33,24 @@ BLE_ACTIVATE_MS = 200
 
 # mpy-cross architecture and the MicroPython stubs the firmware is
 # type-checked against for this board (PyPI, pinned).
+# Wake from deep sleep to main running, with the firmware frozen into the
+# image: ~50 ms measured on an ESP32-S3 (shared/REFERENCE.md; 635 ms with
+# the modules on the filesystem). An estimate for the C3 until measured.
+BOOT_MS = 50
+
+# Battery sense: the cell through a 2:1 divider (2 x 1 Mohm: 1.5 uA at 3 V)
+# into GPIO2 (ADC1 channel 2), read with ADC.read_uv() at 11 dB.
+BATTERY_ADC_PIN = 2
+BATTERY_DIVIDER_NUM = 2
+BATTERY_DIVIDER_DEN = 1
+# Low-battery flag: set when the cell measured right after a transmission is
+# below BATTERY_LOW_MV, cleared only by a fresh cell at rest above
+# BATTERY_CLEAR_MV. The C3 is rated 3.0-3.6 V (datasheet, 5.1) and its
+# brown-out detector trips near BROWNOUT_MV: the supply measures in
+# docs/hardware.md (bulk capacitor, boost converter) keep it running below.
+BATTERY_LOW_MV = 2600
+BATTERY_CLEAR_MV = 2950
+BROWNOUT_MV = 2700
+
 MPY_ARCH = "rv32imc"
 STUBS = "micropython-esp32-esp32_generic_c3-stubs==1.29.0.post1"

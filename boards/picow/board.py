@@ -27,5 +27,20 @@ ADV_MIN_INTERVAL_US = 20000
 # by us: an estimate to be replaced by a bench figure).
 BLE_ACTIVATE_MS = 300
 
+# rp2 has no deep sleep that keeps state; the firmware light-sleeps. Reset
+# to main running (filesystem modules; an estimate until measured).
+BOOT_MS = 200
+
+# Battery sense: the board's own VSYS/3 divider into GP29 (ADC3)
+# (Pico W datasheet, "Powering Pico W"); read_u16 scaled to 3.3 V.
+BATTERY_ADC_PIN = 29
+BATTERY_DIVIDER_NUM = 3
+BATTERY_DIVIDER_DEN = 1
+# The RT6154 buck-boost runs VSYS down to 1.8 V (datasheet), so the cell is
+# flat long before the board browns out.
+BATTERY_LOW_MV = 2400
+BATTERY_CLEAR_MV = 2950
+BROWNOUT_MV = 1800
+
 MPY_ARCH = "armv6m"
 STUBS = "micropython-rp2-rpi_pico_w-stubs==1.29.0.post1"

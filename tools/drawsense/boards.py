@@ -12,6 +12,8 @@ REQUIRED = {
     "NAME": str, "TITLE": str, "PORT": str, "CHIP": str,
     "SENSOR_PIN": int, "SENSOR_PULL": str, "HOLSTERED_LEVEL": int, "WAKE": str,
     "ADV_MIN_INTERVAL_US": int, "BLE_ACTIVATE_MS": int, "MPY_ARCH": str, "STUBS": str,
+    "BOOT_MS": int, "BATTERY_ADC_PIN": int, "BATTERY_DIVIDER_NUM": int, "BATTERY_DIVIDER_DEN": int,
+    "BATTERY_LOW_MV": int, "BATTERY_CLEAR_MV": int, "BROWNOUT_MV": int,
 }
 
 

@@ -15,7 +15,8 @@ from .keystore import KeyStore, KeyStoreError, default_path
 
 _EPILOG = """\
 examples:
-  drawsense sim                          the default scenario (a draw) on the ESP32-C3 board
+  drawsense sim                          the default scenario (a draw) on the virtual board
+  drawsense sim --board esp32c3          the same on the ESP32-C3, waking from deep sleep
   drawsense sim vibration                running with the gun holstered: no draw expected
   drawsense sim capture.csv --vcd out.vcd   a logic-analyzer capture; waveforms for GTKWave/PulseView
   drawsense sim --json | jq 'select(.type=="adv")'
@@ -154,8 +155,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="drawsense",
-        description="Holster draw sensor tools: run the MicroPython firmware on a virtual board, "
-                    "and (in later releases) receive, provision and bench-test real ones.",
+        description="Holster draw sensor tools: run the MicroPython firmware on a virtual board, receive "
+                    "and verify its signed adverts, and manage the keys.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"drawsense {__version__}")
@@ -172,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("scenario", nargs="?", default="draw", metavar="SCENARIO|FILE",
                    help="built-in scenario name or a .toml/.csv file (default: draw)")
-    s.add_argument("--board", default="esp32c3", metavar="NAME",
-                   help="board definition to emulate (default: esp32c3; see: drawsense boards)")
+    s.add_argument("--board", default="virtual", metavar="NAME",
+                   help="board definition to emulate (default: virtual, an idealised board that light-sleeps "
+                        "with its radio ready; esp32c3 deep-sleeps; see: drawsense boards)")
     s.add_argument("--json", action="store_true",
                    help="one JSON object per line (t_ms, type, ...): pin, level, state, burst, radio, adv, ...")
     s.add_argument("--vcd", metavar="FILE", help="also write a Value Change Dump of sensor, level, state, radio")

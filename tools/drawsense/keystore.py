@@ -5,6 +5,11 @@ accepted counter (the replay floor, kept across receiver restarts) and the
 last battery reading. The file is created mode 0600 and every change is one
 transaction, so a crash leaves the previous or the new state, never a mix.
 Secrets are never printed or logged: Device hides its secret from repr.
+
+Schema 2 adds a battery history (table `battery`: name, t, mv, low), written
+by accept() in the same transaction as the counter, at most one reading per
+device per READING_EVERY_S, for the fleet view (drawsense.fleet). A schema-1
+file is upgraded in place when opened; a file of a newer schema is refused.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 APP = "drawsense-keys"
-SCHEMA = 1
+SCHEMA = 2
+# Battery history: at most one reading per device in any 10 minutes (bounds
+# the table to ~53k rows per device-year even for a device heard constantly).
+READING_EVERY_S = 600.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -39,6 +48,14 @@ class Device:
     @property
     def id_hex(self) -> str:
         return self.device_id.hex()
+
+
+class Reading(NamedTuple):
+    """One battery reading from the history: t in the receiver's seconds
+    (unix, or virtual seconds from simulated air), mv, the device's low flag."""
+    t: float
+    mv: int
+    low: bool
 
 
 def default_path() -> Path:
@@ -83,6 +100,7 @@ class KeyStore:
                     " name TEXT PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, secret BLOB NOT NULL,"
                     " last_counter INTEGER NOT NULL DEFAULT -1, last_seen REAL, battery_mv INTEGER,"
                     " battery_low INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL)")
+                self._create_battery_table()
             return
         if "meta" not in tables:
             raise sqlite3.DatabaseError("an SQLite file of another program")
@@ -91,6 +109,29 @@ class KeyStore:
             raise sqlite3.DatabaseError("an SQLite file of another program")
         if int(meta.get("schema", "0")) > SCHEMA:
             raise KeyStoreError(f"{self.path}: written by a newer drawsense (schema {meta['schema']}); upgrade")
+        if int(meta.get("schema", "0")) < SCHEMA:
+            self._upgrade()
+
+    def _create_battery_table(self) -> None:
+        self.db.execute("CREATE TABLE battery (name TEXT NOT NULL, t REAL NOT NULL, mv INTEGER NOT NULL,"
+                        " low INTEGER NOT NULL DEFAULT 0)")
+        self.db.execute("CREATE INDEX battery_name_t ON battery (name, t)")
+
+    def _upgrade(self) -> None:
+        """Schema 1 -> 2 in place, in one transaction: add the battery history
+        and seed it with each device's last reading (nothing is lost; a crash
+        leaves schema 1). Re-checked inside the transaction, so two receivers
+        opening the same old file at once upgrade it once."""
+        with self._tx():
+            schema = int(self.db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0])
+            if schema >= SCHEMA:
+                return
+            if schema != 1:
+                raise KeyStoreError(f"{self.path}: unknown key store schema {schema}; nothing was changed")
+            self._create_battery_table()
+            self.db.execute("INSERT INTO battery (name, t, mv, low) SELECT name, last_seen, battery_mv, battery_low"
+                            " FROM devices WHERE battery_mv IS NOT NULL AND last_seen IS NOT NULL")
+            self.db.execute("UPDATE meta SET v = ? WHERE k = 'schema'", (str(SCHEMA),))
 
     class _Tx:
         def __init__(self, db: sqlite3.Connection):
@@ -126,6 +167,9 @@ class KeyStore:
     def remove(self, name: str) -> None:
         with self._tx():
             n = self.db.execute("DELETE FROM devices WHERE name = ?", (name,)).rowcount
+            # its battery history goes with it: a device added later under the
+            # same name is another cell, and must not inherit this one's trend
+            self.db.execute("DELETE FROM battery WHERE name = ?", (name,))
         if not n:
             raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
 
@@ -143,13 +187,32 @@ class KeyStore:
     def accept(self, name: str, counter: int, seen: float, battery_mv: int | None, battery_low: bool) -> bool:
         """Raise the device's replay floor to `counter` (never lower it) and
         record its battery. Committed before it returns: an event is only
-        acted on once its counter is on disk."""
+        acted on once its counter is on disk.
+
+        When the frame is accepted and carries a battery reading, it is also
+        appended to the battery history in the same transaction, unless the
+        device already has a reading within READING_EVERY_S of `seen` (either
+        side, so a clock that jumps back does not stop the history)."""
         with self._tx():
             n = self.db.execute(
                 "UPDATE devices SET last_counter = ?, last_seen = ?, battery_mv = COALESCE(?, battery_mv),"
                 " battery_low = ? WHERE name = ? AND last_counter < ?",
                 (counter, seen, battery_mv, int(battery_low), name, counter)).rowcount
+            if n == 1 and battery_mv is not None:
+                self.db.execute(
+                    "INSERT INTO battery (name, t, mv, low) SELECT ?, ?, ?, ? WHERE NOT EXISTS"
+                    " (SELECT 1 FROM battery WHERE name = ? AND t > ? AND t < ?)",
+                    (name, seen, battery_mv, int(battery_low),
+                     name, seen - READING_EVERY_S, seen + READING_EVERY_S))
         return n == 1
+
+    def readings(self, name: str, *, since: float | None = None, until: float | None = None) -> list[Reading]:
+        """The device's battery history, oldest first, optionally limited to
+        since <= t <= until."""
+        rows = self.db.execute(
+            "SELECT t, mv, low FROM battery WHERE name = ? AND t >= ? AND t <= ? ORDER BY t",
+            (name, -float("inf") if since is None else since, float("inf") if until is None else until))
+        return [Reading(r[0], r[1], bool(r[2])) for r in rows]
 
     def close(self) -> None:
         self.db.close()

@@ -62,7 +62,7 @@ def micropypath(board_dir: Path, firmware_dir: Path) -> str:
 
 def run(
     scenario,
-    board_name: str = "esp32c3",
+    board_name: str = "virtual",
     *,
     firmware_dir: Path | None = None,
     heap_probe: bool = False,

@@ -48,6 +48,12 @@ class Stop(BaseException):
     pass
 
 
+class Brownout(BaseException):
+    # The cell sagged below the board's brown-out level under the radio's
+    # load: the chip resets, RTC memory survives, reset_cause says power-on.
+    pass
+
+
 class PowerCut(BaseException):
     # Power fails in the middle of a flash write: RAM and RTC memory are
     # lost, the flash keeps whatever the interrupted write left.
@@ -205,7 +211,7 @@ def save_flash():
 
 stats = {"awake_us": 0, "light_us": 0, "deep_us": 0, "radio_us": 0, "adverts": 0, "wakeups": 0, "irqs": 0,
          "peak_heap": 0, "boot_heap": 0, "boots": 0,
-         "flash_ops": 0, "power_cuts": 0}
+         "flash_ops": 0, "power_cuts": 0, "brownouts": 0}
 _radio_since = 0
 
 
@@ -230,13 +236,28 @@ def ticks_ms():
     return (now_us // 1000 + tick_off_ms) & MASK
 
 
+_drop_mv = int(_tl.get("battery_drop_mv", 150))
+
+
 def battery_mv():
+    # The cell at rest, as the scenario gives it.
     mv = _battery[0][1]
     for t, v in _battery:
         if t > now_us:
             break
         mv = v
     return mv
+
+
+def cell_mv():
+    # What the board sees: the resting voltage, less the droop of the cell's
+    # internal resistance while the radio draws (scenario battery_drop_mv).
+    return battery_mv() - (_drop_mv if adv_on else 0)
+
+
+def _check_brownout():
+    if adv_on and cell_mv() < board.BROWNOUT_MV:
+        raise Brownout()
 
 
 def pin_state(pid):
@@ -335,6 +356,7 @@ def advance(target_us, wake_on_pin):
         t = min(t_edge, t_adv, wdt_deadline, target_us, end_us)
         now_us = t
         if t == t_adv:
+            _check_brownout()
             _radio_event()
             continue
         if t == t_edge:
@@ -501,7 +523,7 @@ def boot():
     deep_wake = None
     addr = bytes(unique_id())  # the controller's public address
     mount_flash()
-    emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms)
+    emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms, boot_ms=board.BOOT_MS)
 
 
 def new_random_address():
@@ -512,6 +534,15 @@ def new_random_address():
         b[i] = _rand() & 0xFF
     b[0] |= 0xC0
     addr = bytes(b)
+
+
+def brownout():
+    # Called by vboot: the chip restarts as at power-on, RTC memory kept.
+    global reset_cause
+    stats["brownouts"] += 1
+    _radio_off()
+    reset_cause = PWRON_RESET
+    emit("brownout", cell_mv=cell_mv())
 
 
 def power_cut():

@@ -99,19 +99,29 @@ class ADC:
         self._pid = pid
 
     def _uv(self):
-        # Only the battery sense pin (if the board has one) sees a voltage.
-        if self._pid == getattr(board, "BATTERY_ADC_PIN", -1):
-            return _vb.battery_mv() * 1000 * getattr(board, "BATTERY_DIVIDER_NUM", 1) // getattr(
-                board, "BATTERY_DIVIDER_DEN", 1)
+        # Only the battery sense pin sees a voltage: the cell (sagging while
+        # the radio draws) through the board's divider.
+        if self._pid == board.BATTERY_ADC_PIN:
+            return _vb.cell_mv() * 1000 * board.BATTERY_DIVIDER_DEN // board.BATTERY_DIVIDER_NUM
         return 0
+
+    def atten(self, atten):
+        if board.PORT != "esp32":
+            raise AttributeError("'ADC' object has no attribute 'atten'")
+        if atten not in (0, 1, 2, 3):
+            raise ValueError("invalid attenuation")
 
     def read_u16(self):
         return min(65535, self._uv() * 65535 // 3300000)
 
-    def read_uv(self):
-        if board.PORT != "esp32":
-            raise AttributeError("'ADC' object has no attribute 'read_uv'")
-        return self._uv()
+
+
+def _read_uv(self):
+    return self._uv()
+
+
+if board.PORT in ("esp32", "virtual"):
+    ADC.read_uv = _read_uv  # calibrated microvolts: esp32 only (and the idealised board)
 
 
 class RTC:

@@ -1,5 +1,6 @@
 # Virtual board boot loop: runs main.py as a board does, and again after a
 # reset or deep sleep (RTC memory kept, everything else fresh).
+import gc
 import sys
 
 import _vb
@@ -8,9 +9,12 @@ _KEEP = set(sys.modules) | {"_vb", "board", "vboot", "__main__"}
 
 
 def _forget_firmware():
+    # A reset empties the heap on a board; here the firmware's modules are
+    # dropped and collected, so the next boot starts as clean as we can make it.
     for name in list(sys.modules):
         if name not in _KEEP and name not in ("machine", "time", "bluetooth", "esp32", "micropython"):
             del sys.modules[name]
+    gc.collect()
 
 
 def main():
@@ -20,8 +24,10 @@ def main():
         if first:
             _vb._seed_files()
             first = False
-        _vb.heap_base()
         try:
+            # Reset or wake to main running: the board's boot time, awake.
+            _vb.sleep_awake(_vb.board.BOOT_MS * 1000)
+            _vb.heap_base()
             __import__("main")
             # main returned: a board drops to the REPL and stays awake.
             _vb.emit("console", text="main.py returned; board idles at the REPL")
@@ -29,6 +35,9 @@ def main():
         except _vb.Reset as r:
             _vb.reset_cause = r.cause
             _vb.emit("reset", cause=r.cause)
+            _forget_firmware()
+        except _vb.Brownout:
+            _vb.brownout()
             _forget_firmware()
         except _vb.PowerCut:
             _vb.power_cut()
