@@ -30,6 +30,16 @@ ratio to it:
                     the simulated-air backend into `drawsense listen`'s code.
   sign_us           one advert signed by the firmware (hint + AES-CCM) under
                     MicroPython on this host; baseline: one AES block.
+  life_years        modelled coin-cell life of the default power board
+                    (esp32c3 with its supply measures), CR2032, 10 draws a
+                    day of 60 s each, default heartbeat (drawsense power);
+                    baseline: the commercial anchor's 1-year claim
+                    (shared/REFERENCE.md), and the same model on the
+                    idealised nRF52-class virtual board.
+  draw_latency_from_sleep_ms
+                    sensor settled "out" -> first advert, waking the
+                    esp32c3 from deep sleep; baseline: draw_latency_ms (a
+                    board that light-sleeps with its radio ready).
   draw_to_action_ms sensor settled "out" (virtual) -> the --on-draw command
                     running: the virtual air latency plus the host's wall
                     time from that advert entering the receiver to the
@@ -52,7 +62,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from drawsense import air, paths, protocol, scenario, timeline, vboard  # noqa: E402
+from drawsense import air, paths, power, protocol, scenario, timeline, vboard  # noqa: E402
 from drawsense.keystore import KeyStore  # noqa: E402
 from drawsense.receiver import Receiver  # noqa: E402
 from drawsense.scenario import Scenario  # noqa: E402
@@ -61,12 +71,21 @@ DRAW_CONFIRM_MS = 30
 HEAP_BYTES = 128 * 1024
 
 
+def measure_power() -> dict:
+    c3 = power.model("esp32c3", "CR2032", 10, days=1.0)
+    ideal = power.model("virtual", "CR2032", 10, days=1.0)
+    sleepy = vboard.run(scenario.load("draw"), "esp32c3", secret=os.urandom(32))
+    return {"life_years": c3["life_years"], "life_end": c3["end_reason"], "life_avg_ua": c3["avg_current_ua"],
+            "life_vs_anchor": round(c3["life_years"] / 1.0, 2), "life_years_virtual": ideal["life_years"],
+            "draw_latency_from_sleep_ms": timeline.draw_latencies(sleepy)[0]}
+
+
 def measure() -> dict:
-    draw = vboard.run(scenario.load("draw"), "esp32c3", heap_probe=True, secret=os.urandom(32))
+    draw = vboard.run(scenario.load("draw"), "virtual", heap_probe=True, secret=os.urandom(32))
     latency = timeline.draw_latencies(draw)[0]
     hour = Scenario(name="holstered-hour", description="", seed=1, duration_us=3_600_000_000,
                     initial_out=False, edges=[], battery=[(0, 3000)], source="benchmark")
-    runs = [vboard.run(hour, "esp32c3") for _ in range(3)]
+    runs = [vboard.run(hour, "virtual") for _ in range(3)]
     wall = min(r.wall_s for r in runs)  # least disturbed of three
     speedup = 3600.0 / wall
     peak = draw.stats["peak_heap"]
@@ -189,7 +208,7 @@ def measure_draw_to_action() -> dict:
         store = KeyStore(keys)
         dev = store.add("bench")
         store.close()
-        run = vboard.run(scenario.load("draw"), "esp32c3", secret=dev.secret, device_id=dev.device_id)
+        run = vboard.run(scenario.load("draw"), "virtual", secret=dev.secret, device_id=dev.device_id)
         settled = timeline.settle_before(run, run.of("state")[0]["t_ms"])
         lines = []
         stamp = {}
@@ -221,6 +240,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     m = measure()
+    m.update(measure_power())
     m.update(measure_sign())
     m.update(measure_draw_to_action())
     m.update(measure_receiver())
@@ -235,6 +255,11 @@ def main() -> int:
         ("peak_heap_bytes", str(m["peak_heap_bytes"]), "128 KiB heap", f"{100 * m['peak_heap_vs_heap']:.1f} %"),
         ("boot_heap_bytes", str(m["boot_heap_bytes"]), "128 KiB heap",
          f"{100 * m['boot_heap_bytes'] / HEAP_BYTES:.1f} %"),
+        ("life_years", f"{m['life_years']:.2f}", f"anchor's 1-year claim; virtual board {m['life_years_virtual']} y",
+         f"{m['life_vs_anchor']:.2f}x"),
+        ("draw_latency_from_sleep_ms", f"{m['draw_latency_from_sleep_ms']:.1f}",
+         f"light sleep, radio ready ({m['draw_latency_ms']:.1f} ms)",
+         f"{m['draw_latency_from_sleep_ms'] / m['draw_latency_ms']:.1f}x"),
         ("sign_us", f"{m['sign_us']:.1f}", f"one AES block ({m['aes_block_us']:.2f} us)",
          f"{m['sign_vs_aes_block']:.1f}x"),
         ("draw_to_action_ms", f"{m['draw_to_action_ms']:.2f}",

@@ -81,13 +81,14 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             hw.report("unprovisioned")
     hw.radio_up()
     if brownout:
-        hw.report("brownout")
-        bursts.start(events.BOOT, now)
-    elif not woke and det.state == DRAWN:
-        # Booting with the gun out (after a watchdog reset, say): the draw
-        # must not go unreported. A camera recording for nothing is cheap.
+        hw.report("brownout")  # every advert until the next stop carries the flag
+    if not woke and det.state == DRAWN:
+        # Booting with the gun out (a brownout mid-burst, a watchdog reset):
+        # the draw must not go unreported. A camera recording for nothing is cheap.
         hw.report("state", NAMES[DRAWN], "draw")
         bursts.start(events.DRAW, now, now)
+    elif brownout:
+        bursts.start(events.BOOT, now)
     while True:
         now = hw.now()
         if det.state == FAULT:
@@ -157,6 +158,8 @@ def _send(hw, bursts, signer, counter, bat, brownout, now):
     if signer is None:
         return
     if fresh:
+        if not hw.radio_on:
+            bat.at_rest(hw.battery_mv())  # before the radio loads the cell
         counter.new_epoch()  # a new burst: new epoch, new hint, new address
         hw.new_address()
     c = counter.take()

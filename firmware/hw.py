@@ -101,13 +101,18 @@ class Hardware:
         return machine.reset_cause() == machine.PWRON_RESET
 
     def load_rtc(self):
-        if not self.deep:
+        """RTC memory (survives deep sleep, resets and brownouts, not power
+        loss), or b"" on ports without it (rp2)."""
+        try:
+            return machine.RTC().memory()
+        except AttributeError:
             return b""
-        return machine.RTC().memory()
 
     def save_rtc(self, data):
-        if self.deep:
+        try:
             machine.RTC().memory(data)
+        except AttributeError:
+            pass
 
     def sleep(self, ms):
         """Wait up to ms. Light sleep (the sensor pin wakes us) unless the

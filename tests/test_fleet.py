@@ -174,20 +174,28 @@ def test_schema1_store_from_the_current_code_opens_and_gains_the_history(tmp_pat
     s.close()
 
 
-def test_schema1_built_by_the_head_keystore_code_migrates(tmp_path, monkeypatch):
-    """The same, with the file written by the schema-1 KeyStore class itself
-    (taken from git HEAD), where git is available."""
+def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypatch):
+    """The same, with the file written by the schema-1 KeyStore class itself,
+    taken from the newest commit in git history that still had it."""
     import importlib.util
     import subprocess
 
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the repository root
+
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, check=True).stdout
+
+    src = None
     try:
-        src = subprocess.run(["git", "show", "HEAD:tools/drawsense/keystore.py"], cwd=here,
-                             capture_output=True, text=True, check=True).stdout
+        for rev in git("log", "--format=%H", "--", "tools/drawsense/keystore.py").split():
+            text = git("show", f"{rev}:tools/drawsense/keystore.py")
+            if "\nSCHEMA = 1\n" in text:
+                src = text
+                break
     except (OSError, subprocess.CalledProcessError):
-        pytest.skip("git HEAD not available")
-    if "SCHEMA = 1" not in src:
-        pytest.skip("HEAD's key store is no longer schema 1")
+        pass
+    if src is None:
+        pytest.skip("no schema-1 key store in the available git history")
     mod_path = tmp_path / "keystore_v1.py"
     mod_path.write_text(src)
     spec = importlib.util.spec_from_file_location("keystore_v1", mod_path)

@@ -221,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("remove", help="remove a device").add_argument("name")
     k.set_defaults(func=cmd_keys)
 
+    from . import fleet, power
+
+    power.add_parser(sub)
+    fleet.add_parser(sub)
+
     b = sub.add_parser("boards", help="list the supported boards",
                        description="List the board definitions under boards/ (pins, polarity, wake, radio).")
     b.add_argument("--json", action="store_true", help="one JSON object per board")

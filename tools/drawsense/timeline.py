@@ -151,6 +151,8 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
             line(e["t_ms"], f"console {e['text']}")
         elif kind == "crash":
             line(e["t_ms"], f"CRASH   {e['error']}")
+        elif kind == "brownout":
+            line(e["t_ms"], f"BROWNOUT the cell sagged to {e['cell_mv']} mV under the radio's load: reset")
         elif kind == "power":
             line(e["t_ms"], "POWER   cut during a flash write; back at once")
         elif kind == "report":

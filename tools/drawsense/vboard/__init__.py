@@ -73,6 +73,7 @@ def run(
     device_id: bytes = bytes(8),
     flash_image: Path | None = None,
     cut_at: int = 0,
+    progress=None,
 ) -> SimResult:
     """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
 
@@ -83,7 +84,8 @@ def run(
     first power-on) and lets the adverts be decoded for display; without it
     the device runs unprovisioned. `flash_image` keeps the device's flash
     (and so its counter) from run to run. `cut_at` cuts the power during the
-    Nth flash program/erase operation."""
+    Nth flash program/erase operation. `progress(t_ms, total_ms)` is called
+    as virtual time passes (for long runs)."""
     from ..scenario import timeline_json
 
     board = boards.load(board_name)
@@ -111,15 +113,36 @@ def run(
             env["DRAWSENSE_VB_FILES"] = str(seed)
         cmd = [paths.micropython(), "-X", f"heapsize={heapsize}", str(paths.VBOARD_MP / "vboot.py")]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp)
+        if progress is None:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp)
+            stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
+        else:
+            stdout, stderr, rc = _stream(cmd, env, tmp, progress, scenario.duration_us / 1000)
         wall = time.perf_counter() - t0
-    events, stats, console = parse(proc.stdout, protocol.KnownDevice(secret) if secret else None)
+    events, stats, console = parse(stdout, protocol.KnownDevice(secret) if secret else None)
     crash = [e for e in events if e["type"] == "crash"]
-    if proc.returncode != 0 or crash:
-        detail = (proc.stderr or "") + "\n".join(console[-20:])
-        what = crash[0]["error"] if crash else f"micropython exited with status {proc.returncode}"
+    if rc != 0 or crash:
+        detail = (stderr or "") + "\n".join(console[-20:])
+        what = crash[0]["error"] if crash else f"micropython exited with status {rc}"
         raise FirmwareCrash(f"firmware failed on the virtual board: {what}", detail.strip())
     return SimResult(scenario.name, board_name, events, stats, wall, console)
+
+
+def _stream(cmd, env, cwd, progress, total_ms) -> tuple[str, str, int]:
+    """Run the board, reporting virtual time from its sleep lines as it goes."""
+    lines = []
+    with subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+        assert p.stdout is not None and p.stderr is not None
+        for line in p.stdout:
+            lines.append(line)
+            if line.startswith("@vb ") and '"sleep"' in line:
+                ev = json.loads(line[4:])
+                if ev["type"] == "sleep":
+                    progress(ev["t"] / 1000, total_ms)
+        err = p.stderr.read()
+        rc = p.wait()
+    progress(total_ms, total_ms)
+    return "".join(lines), err, rc
 
 
 def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[dict], dict, list[str]]:
@@ -143,7 +166,8 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
             elif kind == "adv" and known is not None:
                 f = known.open(bytes.fromhex(ev["data"]))
                 if f is not None:
-                    ev.update(event=f.event, counter=f.counter, since_draw_ms=f.since_draw_ms)
+                    ev.update(event=f.event, counter=f.counter, since_draw_ms=f.since_draw_ms,
+                              battery_mv=f.battery_mv, battery_low=f.battery_low, brownout=f.brownout)
             elif kind == "end":
                 stats = {k: v for k, v in ev.items() if k not in ("type", "t_ms")}
             events.append(ev)

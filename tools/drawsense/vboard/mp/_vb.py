@@ -145,8 +145,10 @@ class Flash:
         self.f = open(path, "r+b")
         self.ops = 0  # program + erase operations by the firmware so far
         self.armed = False  # formatting and seeding (the factory) don't count
+        self.reads = 0  # block reads since this boot's mount
 
     def readblocks(self, block, buf, off=0):
+        self.reads += 1
         self.f.seek(block * FLASH_BLOCK + off)
         self.f.readinto(buf)
 
@@ -193,6 +195,7 @@ def mount_flash():
         os.mount(os.VfsLfs2(flash), "/flash")
     _mounted = True
     os.chdir("/flash")
+    flash.reads = 0
 
 
 def _seed_files():
@@ -453,7 +456,9 @@ def radio_start(interval_us, data):
     adv_on = True
     adv_interval_us = interval_us
     adv_data = data
-    emit("radio", on=True, interval_us=interval_us, data=_hex(data))
+    # flash_reads: blocks the firmware read since this boot (0 = no
+    # filesystem work on the way to this advert)
+    emit("radio", on=True, interval_us=interval_us, data=_hex(data), flash_reads=flash.reads)
     adv_next = now_us + (_rand() % 10001)
     probe_out()
 

@@ -1,0 +1,21 @@
+# Freeze drawsense into the MicroPython image for this board (RPI_PICO_W):
+#
+#   cd micropython/ports/rp2
+#   make BOARD=RPI_PICO_W FROZEN_MANIFEST=/path/to/drawsense/boards/picow/manifest.py
+#
+# The port's own manifest first (asyncio, the port's frozen modules), then
+# the app: every firmware module as bytecode in flash, plus this board's
+# definition. Frozen code is not compiled at boot and its bytecode is not
+# copied into the heap, which is what makes a deep-sleep wake fast (~50 ms
+# against ~635 ms with .py files on an ESP32-S3, shared/REFERENCE.md) and
+# leaves the heap to the firmware (docs/hardware.md, "Freezing").
+# main.py stays a 2-line file on the board's filesystem (it imports app).
+include("$(PORT_DIR)/boards/manifest.py")
+
+metadata(version="0.1.0", description="drawsense holster draw sensor firmware")
+
+freeze("../../firmware", tuple(m + ".py" for m in (
+    "advert", "app", "battery", "burst", "ccm", "config", "counter", "debounce", "detect", "edges",
+    "events", "hw", "keyfile", "rtcstate",
+)))
+module("board.py")

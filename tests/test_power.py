@@ -1,0 +1,143 @@
+"""Years on a coin cell: deep sleep, wake on the pin, battery and brownout
+reporting, and `drawsense power` (on the firmware's simulated timeline)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from drawsense import boards, power, timeline, vboard
+from drawsense.scenario import Scenario
+from conftest import TEST_SECRET
+
+DAY_US = 86_400_000_000
+
+
+def holstered(days, board="esp32c3"):
+    s = Scenario(name="holstered", description="", seed=1, duration_us=int(days * DAY_US), initial_out=False,
+                 edges=[], battery=[(0, 2950)], source="test")
+    return vboard.run(s, board, secret=TEST_SECRET)
+
+
+@pytest.fixture(scope="module")
+def holstered_day():
+    return holstered(1.01)
+
+
+def test_a_holstered_day_sends_only_heartbeats_and_sleeps(holstered_day):
+    run = holstered_day
+    bursts = timeline.bursts(run)
+    assert [b.event for b in bursts] == ["heartbeat"] * 4  # every 6 h
+    assert {a["event"] for a in run.adverts()} == {"heartbeat"}
+    st = run.stats
+    asleep = st["deep_us"] + st["light_us"]
+    assert 100 * st["deep_us"] / (asleep + st["awake_us"]) > 99.9
+    # each heartbeat carries the battery
+    assert {a["battery_mv"] for a in run.adverts()} == {2950}
+
+
+def test_wake_path_reads_no_flash_before_its_advert(holstered_day):
+    boots = [b for b in holstered_day.of("boot") if b["cause"] == "deep-sleep wake"]
+    assert len(boots) >= 4
+    radio = [e for e in holstered_day.of("radio") if e["on"]]
+    assert radio and all(e["flash_reads"] == 0 for e in radio)
+
+
+def test_draw_from_deep_sleep_latency(sim):
+    run = sim("draw", "esp32c3")
+    b = boards.load("esp32c3")
+    wake = [e for e in run.of("boot") if e["cause"] == "deep-sleep wake"][0]
+    assert wake["t_ms"] == pytest.approx(1000, abs=1)  # woken by the pin as the gun left
+    lat = timeline.draw_latencies(run)
+    boot_time = b["BOOT_MS"] + b["BLE_ACTIVATE_MS"]  # wake to radio ready
+    assert lat[0] <= max(boot_time, 30) + 10
+    assert lat[0] >= boot_time  # and it really did pay for the boot
+
+
+def test_a_jolt_that_wakes_the_chip_is_not_a_draw(tmp_path):
+    # 3 ms open: wakes the chip, but the line is back before it can look
+    s = Scenario(name="jolt", description="", seed=1, duration_us=5_000_000, initial_out=False,
+                 edges=[(1_000_000, True), (1_003_000, False)], battery=[(0, 3000)], source="test")
+    run = vboard.run(s, "esp32c3", secret=TEST_SECRET)
+    assert [b["cause"] for b in run.of("boot")][1:] == ["deep-sleep wake"]
+    assert run.adverts() == [] and run.of("state") == []
+
+
+def test_low_battery_flag_turns_on_once_and_stays(sim):
+    run = sim("low-battery")
+    flags = [a["battery_low"] for a in run.adverts()]
+    first = flags.index(True)
+    assert 0 < first and all(flags[first:])
+    on = [a for a in run.adverts() if a["battery_low"]][0]
+    assert on["battery_mv"] == 2600 and on["event"] == "reminder"  # set after the burst, under load
+    assert run.adverts()[-1]["battery_mv"] == 2680  # recovered at rest, still flagged
+
+
+def test_brownout_is_reported_by_the_next_boot(sim):
+    run = sim("brownout")
+    assert run.stats["brownouts"] >= 1
+    last_brownout = run.of("brownout")[-1]["t_ms"]
+    after = [a for a in run.adverts() if a["t_ms"] > last_brownout]
+    assert after and after[0]["event"] == "draw" and after[0]["brownout"] is True
+    # a brownout is not a power loss: the counter never goes back
+    counters = [a["counter"] for a in run.adverts()]
+    assert counters == sorted(counters)
+
+
+def test_listen_reports_battery(tmp_path):
+    keys = tmp_path / "k.db"
+    cmd = (f"{sys.executable} -m drawsense.cli sim low-battery --keys {keys} --json | "
+           f"{sys.executable} -m drawsense.cli listen --air - --keys {keys} --json")
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300)
+    evs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [e["battery_mv"] for e in evs if e["event"] == "draw"] == [2900, 2750, 2600, 2680]
+    assert [e["battery_low"] for e in evs if e["event"] == "draw"] == [False, False, False, True]
+    fleet = subprocess.run([sys.executable, "-m", "drawsense.cli", "fleet", "--keys", str(keys), "--json",
+                            "--now", str(evs[-1]["t_ms"] / 1000)], capture_output=True, text=True)
+    row = json.loads(fleet.stdout.splitlines()[0])
+    assert row["battery_mv"] == 2680 and row["low"] is True
+
+
+@pytest.mark.parametrize("board", boards.names())
+def test_every_power_figure_has_a_source(board):
+    p = power.load_profile(board)
+    assert all(p.sources[k].strip() for k in power.FIGURES)
+
+
+@pytest.fixture(scope="module")
+def esp32c3_cr2032():
+    return power.model("esp32c3", "CR2032", 10, days=1.0)
+
+
+def test_power_model_breakdown_adds_up(esp32c3_cr2032):
+    r = esp32c3_cr2032
+    assert sum(r["breakdown_pct"].values()) == pytest.approx(100, abs=0.5)
+    assert r["charge_per_draw_mc"] > r["charge_per_heartbeat_mc"] > 0
+    # the day's charge is the average current over the day
+    assert r["charge_per_day_mc"] == pytest.approx(r["avg_current_ua"] * 86_400 / 1000, rel=0.01)
+
+
+def test_power_model_larger_cell_and_fewer_draws_last_longer(esp32c3_cr2032):
+    big = power.model("esp32c3", "CR2477", 10, days=1.0)
+    few = power.model("esp32c3", "CR2032", 1, days=1.0)
+    assert big["life_years"] > esp32c3_cr2032["life_years"]
+    assert few["life_years"] > esp32c3_cr2032["life_years"]
+    assert few["avg_current_ua"] < esp32c3_cr2032["avg_current_ua"]
+
+
+def test_power_cli_json_and_plot(tmp_path):
+    png = tmp_path / "life.png"
+    r = subprocess.run([sys.executable, "-m", "drawsense.cli", "power", "--board", "virtual", "--days", "1",
+                        "--json", "--plot", str(png), "--years", "3"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for k in ("avg_current_ua", "charge_per_day_mc", "charge_per_draw_mc", "charge_per_heartbeat_mc",
+              "life_years", "end_reason", "breakdown_pct", "lasts_horizon"):
+        assert k in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = subprocess.run([sys.executable, "-m", "drawsense.cli", "power", "--cell", "AA"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "CR2032" in bad.stderr

@@ -1,0 +1,300 @@
+"""`drawsense power`: battery life from the firmware's own timeline.
+
+The firmware runs on the virtual board over simulated days (a day with the
+requested draws, and a day with none), and the virtual board reports how long
+the chip spent awake, in light sleep and in deep sleep, and how many
+advertising events it sent. Those times, priced with the board's power
+profile (boards/NAME/power.toml, every figure with its source), give the
+charge per day, per draw and per heartbeat; the coin-cell model (cell.py)
+turns the average current into a life that ends where the cell's voltage
+under the device's peak load falls below what the supply needs, not where the
+mAh run out.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from . import boards, cell, vboard
+from .scenario import Scenario
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+DAY_US = 86_400_000_000
+FIGURES = ("deep_sleep_ua", "light_sleep_ua", "awake_ma", "adv_event_uc", "supply", "supply_v",
+           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v")
+NOMINAL_CELL_V = 2.9  # what a boost converter's input current is reckoned at (the curve's plateau)
+
+
+class ProfileError(ValueError):
+    pass
+
+
+@dataclass
+class Profile:
+    board: str
+    values: dict
+    sources: dict
+
+    def __getitem__(self, k):
+        return self.values[k]
+
+
+def load_profile(board_name: str) -> Profile:
+    b = boards.load(board_name)
+    f = b.dir / "power.toml"
+    if not f.is_file():
+        raise ProfileError(f"{f}: missing: board {board_name} has no power profile")
+    try:
+        data = tomllib.loads(f.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(f"{f}: {e}") from None
+    values, sources = {}, {}
+    for k in FIGURES:
+        item = data.get(k)
+        if not isinstance(item, dict) or "value" not in item or not str(item.get("source", "")).strip():
+            raise ProfileError(f"{f}: {k} must be {{ value = ..., source = \"where it comes from\" }}")
+        values[k], sources[k] = item["value"], item["source"]
+    values["boot_ms"] = b["BOOT_MS"]
+    sources["boot_ms"] = "board.py BOOT_MS"
+    values["ble_activate_ms"] = b["BLE_ACTIVATE_MS"]
+    sources["ble_activate_ms"] = "board.py BLE_ACTIVATE_MS"
+    return Profile(board_name, values, sources)
+
+
+def day_scenario(days: float, draws_per_day: float, drawn_s: float, seed: int = 1) -> Scenario:
+    """Holstered days with `draws_per_day` draws spread evenly, each out for
+    `drawn_s` seconds, with ~2 ms of contact bounce at every edge."""
+    import random
+
+    rnd = random.Random(seed)
+    edges: list[tuple[int, bool]] = []
+    n = round(days * draws_per_day)
+    span = int(days * DAY_US)
+    for i in range(n):
+        t = int((i + 0.5) * span / n)
+        for out, start in ((True, t), (False, t + int(drawn_s * 1_000_000))):
+            tt = start
+            # bounce: a few toggles over ~2 ms, ending at `out`
+            k = rnd.choice((0, 2, 4))
+            for j in range(k):
+                edges.append((tt, out if j % 2 == 0 else not out))
+                tt += rnd.randint(100, 500)
+            edges.append((tt, out))
+    return Scenario(name=f"{days:g} day(s), {draws_per_day:g} draws/day", description="", seed=seed,
+                    duration_us=span, initial_out=False, edges=edges, battery=[(0, 3000)], source="power")
+
+
+def _clean(edges):
+    """Keep only real level changes (the bounce generator may repeat a level)."""
+    out, level = [], False
+    for t, o in edges:
+        if o != level and (not out or t > out[-1][0]):
+            out.append((t, o))
+            level = o
+    return out
+
+
+def simulate(board_name: str, days: float, draws_per_day: float, drawn_s: float, progress=None):
+    scen = day_scenario(days, draws_per_day, drawn_s)
+    scen.edges = _clean(scen.edges)
+    return vboard.run(scen, board_name, secret=os.urandom(32), device_id=os.urandom(8), progress=progress,
+                      timeout=3600)
+
+
+def load_charge_uc(stats: dict, p: Profile) -> dict:
+    """Charge the board's load drew, by what it was doing (microcoulombs)."""
+    return {
+        "deep sleep": stats["deep_us"] / 1e6 * p["deep_sleep_ua"],
+        "light sleep": stats["light_us"] / 1e6 * p["light_sleep_ua"],
+        "awake (boot, radio up, bursts)": stats["awake_us"] / 1e6 * p["awake_ma"] * 1000,
+        "advertising events": stats["adverts"] * p["adv_event_uc"],
+    }
+
+
+def cell_charge_uc(load: dict, seconds: float, p: Profile) -> dict:
+    """What the cell supplies: through the converter, plus its own and the
+    divider's standing current."""
+    k = 1.0
+    if p["supply"] == "boost":
+        k = p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"])
+    out = {name: q * k for name, q in load.items()}
+    out["converter + divider"] = (p["boost_quiescent_ua"] + p["divider_ua"]) * seconds
+    return out
+
+
+def peak_cell_ma(p: Profile) -> float:
+    """The sustained load the cell must hold its voltage under: the chip awake
+    through a burst (the bulk capacitor takes the sub-ms TX peaks)."""
+    k = p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"]) if p["supply"] == "boost" else 1.0
+    return p["awake_ma"] * k
+
+
+def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float = 2.0, drawn_s: float = 60.0,
+          progress=None) -> dict:
+    p = load_profile(board_name)
+    c = cell.CELLS[cell_name.upper()]
+    runs = {}
+    for label, n in (("with draws", draws_per_day), ("no draws", 0.0)):
+        def prog(t, total, label=label):
+            if progress:
+                progress(label, t, total)
+        runs[label] = simulate(board_name, days, n, drawn_s, prog)
+    secs = days * 86400
+    per = {}
+    for label, run in runs.items():
+        q = cell_charge_uc(load_charge_uc(run.stats, p), secs, p)
+        per[label] = {"run": run, "charge": q, "total": sum(q.values())}
+    total = per["with draws"]["total"]
+    base = per["no draws"]["total"]
+    avg_ua = total / secs
+    heartbeats = sum(1 for e in runs["no draws"].of("burst") if e["event"] == "heartbeat")
+    standing_uc = (p["deep_sleep_ua"] * (p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"])
+                                         if p["supply"] == "boost" else 1.0)
+                   + p["boost_quiescent_ua"] + p["divider_ua"]) * secs
+    draws = sum(1 for e in runs["with draws"].of("state") if e["event"] == "draw")
+    pulse = peak_cell_ma(p)
+    life = cell.life(c, avg_ua, pulse, p["min_cell_v"])
+    stats = runs["with draws"].stats
+    asleep = stats["deep_us"] + stats["light_us"]
+    asleep_pct = 100 * asleep / (asleep + stats["awake_us"])
+    return {
+        "board": board_name,
+        "cell": c.name,
+        "draws_per_day": draws_per_day,
+        "drawn_s": drawn_s,
+        "days_simulated": days,
+        "avg_current_ua": round(avg_ua, 2),
+        "charge_per_day_mc": round(total / days / 1000, 3),
+        "charge_per_draw_mc": round((total - base) / draws / 1000, 3) if draws else None,
+        "charge_per_heartbeat_mc": round((base - standing_uc) / heartbeats / 1000, 3) if heartbeats else None,
+        "breakdown_pct": {k: round(100 * v / total, 1) for k, v in per["with draws"]["charge"].items()},
+        "peak_cell_ma": round(pulse, 1),
+        "min_cell_v": p["min_cell_v"],
+        "life_years": round(life.years, 2),
+        "end_reason": life.end_reason,
+        "asleep_pct": round(asleep_pct, 3),
+        "heartbeats_per_day": round(heartbeats / days, 2),
+        "sources": p.sources,
+        "_trace": life.trace,
+    }
+
+
+def plot(result: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trace = result["_trace"]
+    xs = [t[0] for t in trace]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    ax.plot(xs, [t[1] for t in trace], label="at rest")
+    ax.plot(xs, [t[2] for t in trace], label=f"under the {result['peak_cell_ma']} mA load")
+    ax.axhline(result["min_cell_v"], color="red", linestyle="--", label=f"supply needs {result['min_cell_v']} V")
+    ax.axvline(result["life_years"], color="grey", linestyle=":")
+    ax.set_xlabel("years")
+    ax.set_ylabel("cell voltage (V)")
+    ax.set_title(f"{result['board']} on a {result['cell']}, {result['draws_per_day']:g} draws/day: "
+                 f"{result['life_years']:.2f} years ({result['end_reason']})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+_last_bar: list = [None]
+
+
+def _bar(label: str, t: float, total: float) -> None:
+    width = 30
+    done = int(width * min(t / total, 1.0)) if total else width
+    key = (label, round(t / 8_640_000))  # redraw every 0.1 day at most
+    if key == _last_bar[0] and t < total:
+        return
+    _last_bar[0] = key
+    print(f"\rsimulating ({label}): [{'#' * done}{'.' * (width - done)}] {t / 86_400_000:5.2f} of "
+          f"{total / 86_400_000:g} days", end="", file=sys.stderr, flush=True)
+    if t >= total:
+        print(file=sys.stderr)
+
+
+def cmd_power(args) -> int:
+    import json
+
+    try:
+        res = model(args.board, args.cell, args.draws_per_day, days=args.days, drawn_s=args.drawn_s,
+                    progress=None if args.json or not sys.stderr.isatty() and not args.progress else _bar)
+    except (ProfileError, boards.BoardError) as e:
+        print(f"drawsense: {e}", file=sys.stderr)
+        return 2
+    except vboard.FirmwareCrash as e:
+        print(e.detail, file=sys.stderr)
+        print(f"drawsense: {e}", file=sys.stderr)
+        return 1
+    if args.plot:
+        try:
+            plot(res, args.plot)
+        except ImportError:
+            print("drawsense: --plot needs matplotlib: pip install 'drawsense[plot]'", file=sys.stderr)
+            return 2
+    horizon = args.years
+    out = {k: v for k, v in res.items() if not k.startswith("_")}
+    if horizon is not None:
+        out["lasts_horizon"] = res["life_years"] >= horizon
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{res['board']} on a {res['cell']}, {res['draws_per_day']:g} draws a day (each {res['drawn_s']:g} s "
+          f"out), heartbeat {res['heartbeats_per_day']:g}/day; {res['days_simulated']:g} simulated days")
+    print(f"  average current      {res['avg_current_ua']:10.2f} uA   (asleep {res['asleep_pct']:.3f} % "
+          f"of the time)")
+    print(f"  charge per day       {res['charge_per_day_mc']:10.3f} mC  ({res['charge_per_day_mc'] / 3600:.4f} mAh)")
+    if res["charge_per_draw_mc"] is not None:
+        print(f"  charge per draw      {res['charge_per_draw_mc']:10.3f} mC")
+    if res["charge_per_heartbeat_mc"] is not None:
+        print(f"  charge per heartbeat {res['charge_per_heartbeat_mc']:10.3f} mC")
+    print("  where it goes:")
+    for k, v in sorted(res["breakdown_pct"].items(), key=lambda kv: -kv[1]):
+        print(f"    {k:<32} {v:5.1f} %")
+    print(f"  life                 {res['life_years']:10.2f} years, ended by {res['end_reason']} "
+          f"(cell under {res['peak_cell_ma']} mA below {res['min_cell_v']} V)"
+          if res["end_reason"] == "brownout" else
+          f"  life                 {res['life_years']:10.2f} years, ended by capacity")
+    if horizon is not None:
+        print(f"  goal {horizon:g} years: {'met' if res['life_years'] >= horizon else 'NOT met'}")
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    print(f"  (figures and their sources: boards/{res['board']}/power.toml)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    import argparse
+
+    p = sub.add_parser(
+        "power", help="battery life from the firmware's simulated timeline",
+        description="Run the firmware on the virtual board over simulated days, price its awake / radio / "
+                    "sleep time with the board's power profile (every figure sourced, boards/NAME/power.toml), "
+                    "and model the coin cell: life ends where the cell's voltage under the device's load "
+                    "falls below what its supply needs.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--board", default="esp32c3", help="board (default esp32c3)")
+    p.add_argument("--cell", default="CR2032", type=str.upper, choices=sorted(cell.CELLS),
+                   help="coin cell (default CR2032)")
+    p.add_argument("--draws-per-day", type=float, default=10.0, metavar="N", help="draws a day (default 10)")
+    p.add_argument("--drawn-s", type=float, default=60.0, metavar="S",
+                   help="how long each draw stays out, seconds (default 60: reminders run meanwhile)")
+    p.add_argument("--days", type=float, default=2.0, metavar="D", help="days to simulate (default 2)")
+    p.add_argument("--years", type=float, metavar="Y", help="a goal: say whether the life reaches Y years")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="plot the cell's resting and loaded voltage over its life")
+    p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    p.set_defaults(func=cmd_power)
+
