@@ -79,6 +79,8 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
         if signer is None:
             # Nothing on air: a receiver must never see an unauthenticated draw.
             hw.report("unprovisioned")
+    if counter:
+        counter.ensure(16)  # any flash write now, at boot, not before a draw's advert
     hw.radio_up()
     if brownout:
         hw.report("brownout")  # every advert until the next stop carries the flag
@@ -112,6 +114,8 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             else:
                 if new != settled:
                     event = events.DRAW if new == DRAWN else events.HOLSTER
+                elif new == DRAWN:
+                    bursts.remind_now(now)
                 settled = new
                 log.take()  # edges from before the (re-)arm are history
                 hw.arm(log.irq)
@@ -129,6 +133,8 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             bat.loaded(hw.battery_mv())  # right after sending: the cell under load
             hw.quiet()
             brownout = False  # reported
+            if counter:
+                counter.ensure(16)  # top up now, so no later advert waits for flash
         wait = _earliest(now, det.due(), bursts.due(), heartbeat)
         if det.state == FAULT and (wait is None or wait > cfg.FAULT_POLL_MS):
             wait = cfg.FAULT_POLL_MS
@@ -147,15 +153,15 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
                                       _rtc_of(bursts.drawn_at, now, rtc_now), _rtc_of(bursts.remind, now, rtc_now),
                                       _rtc_of(heartbeat, now, rtc_now), bat.rest_mv, saved.secret, saved.device_id))
             hw.deep_sleep(wait, not det.deb.out)  # never returns
-        hw.sleep(wait)
+        hw.sleep(wait, log)
 
 
 def _send(hw, bursts, signer, counter, bat, brownout, now):
     fresh = bursts.new
-    if fresh:
-        bursts.new = False
-        hw.report("burst", events.NAMES[bursts.event], bursts.length if signer else "unsent")
+    bursts.new = False
     if signer is None:
+        if fresh:
+            hw.report("burst", events.NAMES[bursts.event], "unsent")
         return
     if fresh:
         if not hw.radio_on:
@@ -168,6 +174,8 @@ def _send(hw, bursts, signer, counter, bat, brownout, now):
         return
     flags = (events.FLAG_BATTERY_LOW if bat.low else 0) | (events.FLAG_BROWNOUT if brownout else 0)
     hw.advertise(signer.build(c, bursts.event, bursts.since_draw(now), bat.rest_mv, flags))
+    if fresh:  # after the advert is on its way: printing takes time too
+        hw.report("burst", events.NAMES[bursts.event], bursts.length)
 
 
 def main(board, cfg):

@@ -51,6 +51,12 @@ class Bursts:
         self.drawn_at = drawn_at
         self.remind = remind
 
+    def remind_now(self, now):
+        """A fault cleared with the gun still out: remind at once, then on
+        the usual cadence (the fault burst had stopped the reminders)."""
+        if self.drawn_at is not None:
+            self.remind = now
+
     def since_draw(self, now):
         if self.drawn_at is None:
             return events.NO_DRAW

@@ -19,9 +19,9 @@ LAST = const(0xFFFFFFFF)
 class FileStore:
     """The high-water mark in a small file, replaced atomically.
 
-    Written to path + ".tmp", then renamed over path: littlefs (and FAT's
-    rename on the same volume) leaves either the old or the new file after a
-    power cut. The value is stored with its complement so a torn or foreign
+    Written to path + ".tmp", then renamed over path: littlefs leaves either
+    the old or the new file after a power cut (FAT cannot rename over an
+    existing file; the boards here use littlefs). The value is stored with its complement so a torn or foreign
     file is recognised and never trusted as a smaller mark.
     """
 
@@ -29,13 +29,15 @@ class FileStore:
         self.path = path
 
     def read(self):
-        """The stored mark, 0 if none was ever written; raises ValueError on a
-        corrupt file (the caller must not guess a counter then)."""
+        """The stored mark. Raises ValueError if the file is missing or
+        damaged: provisioning writes it beside the key (mark 0), so a key
+        without it is a device whose counter is lost, and guessing (say, 0)
+        would reuse nonces."""
         try:
             with open(self.path, "rb") as f:
                 data = f.read()
         except OSError:
-            return 0
+            raise ValueError("counter file missing")
         if len(data) != 8:
             raise ValueError("counter file damaged")
         mark, check = struct.unpack("<II", data)

@@ -94,7 +94,8 @@ class Hardware:
 
     # -- resets, RTC memory, sleep ----------------------------------------
     def woke_from_deep_sleep(self):
-        return machine.reset_cause() == machine.DEEPSLEEP_RESET
+        # rp2 has no DEEPSLEEP_RESET (its deepsleep is a reset through the watchdog)
+        return machine.reset_cause() == getattr(machine, "DEEPSLEEP_RESET", -1)
 
     def power_on_reset(self):
         # A brownout also reports PWRON_RESET (shared/REFERENCE.md).
@@ -114,14 +115,22 @@ class Hardware:
         except AttributeError:
             pass
 
-    def sleep(self, ms):
-        """Wait up to ms. Light sleep (the sensor pin wakes us) unless the
-        radio is on: BLE does not keep advertising through light sleep on
-        esp32 (micropython#6396), so during a burst we stay awake."""
-        if self.radio_on:
-            time.sleep_ms(ms)
-        else:
+    def sleep(self, ms, log):
+        """Wait up to ms, or less once the sensor moves (log.count changes).
+        Light sleep (the sensor pin wakes us) unless the radio is on: BLE does
+        not keep advertising through light sleep on esp32 (micropython#6396),
+        so during a burst we stay awake, in 5 ms naps, so that an edge is
+        looked at within 5 ms rather than at the next payload refresh."""
+        if not self.radio_on:
             machine.lightsleep(ms)
+            return
+        seen = log.count
+        end = time.ticks_add(time.ticks_ms(), ms)
+        while log.count == seen:
+            left = time.ticks_diff(end, time.ticks_ms())
+            if left <= 0:
+                break
+            time.sleep_ms(5 if left > 5 else left)
 
     def deep_sleep(self, ms, wake_on_out):
         """Deep sleep for ms or until the sensor line leaves the level it

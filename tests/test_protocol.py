@@ -100,3 +100,16 @@ def test_damaged_key_file_is_reported_and_nothing_is_sent(sim):
     run = sim("draw", secret=b"\x00" * 31 + b"\x01", device_id=b"short")  # 43-byte file: damaged
     assert run.adverts() == []
     assert [r for r in run.of("report") if r["words"][0] == "storage"]
+
+
+def test_a_key_without_its_counter_file_sends_nothing(tmp_path):
+    # a device whose counter file is gone must not restart at 0 under the
+    # same key (nonce reuse): it reports it and stays silent
+    run = run_main(tmp_path, """
+        import os, app, board, config
+        os.remove("ds_ctr.bin")
+        app.main(board, config)
+    """, "draw", board="virtual", with_firmware=FIRMWARE, secret=TEST_SECRET)
+    assert run.adverts() == []
+    assert [r["words"] for r in run.of("report") if r["words"][0] == "storage"] == [["storage",
+                                                                                      "counter_file_missing"]]

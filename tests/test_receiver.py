@@ -195,7 +195,8 @@ def test_a_camera_that_missed_the_draw_starts_on_the_reminder(tmp_path):
 def test_a_test_event_never_counts_as_a_draw(tmp_path):
     store = _store(tmp_path)
     rx = Receiver(store)
-    ev = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 16, "test", None)))
+    # even one that carries a "since the draw" time like a draw does
+    ev = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 16, "test", 30)))
     assert ev is not None and ev.event == "test"
     assert rx.should_act(ev) is False
     ev2 = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 32, "draw", 30)))
@@ -204,10 +205,14 @@ def test_a_test_event_never_counts_as_a_draw(tmp_path):
 
 def test_ten_thousand_keys_resolve_without_trying_each(tmp_path):
     store = KeyStore(tmp_path / "k.db")
-    for i in range(2_000):
-        store.add(f"d{i}", os.urandom(32), os.urandom(8))
+    store.db.execute("BEGIN")
+    for i in range(10_000):
+        store.db.execute("INSERT INTO devices (name, device_id, secret, created) VALUES (?, ?, ?, 0)",
+                         (f"d{i}", os.urandom(8), os.urandom(32)))
+    store.db.execute("COMMIT")
     store.add("target", TEST_SECRET, TEST_ID)
-    rx = Receiver(store, window=8)
+    rx = Receiver(store)
+    assert 64 <= rx.window <= 100  # the automatic window for ~10,000 keys: ~10**6 index entries
     calls = 0
     real = protocol.open_mfr
 
@@ -223,6 +228,45 @@ def test_ten_thousand_keys_resolve_without_trying_each(tmp_path):
         protocol.open_mfr = real
     assert ev is not None and ev.device == "target"
     assert calls == 1  # one hash lookup, one tag check: not one per key
+
+
+def test_the_window_slides_with_the_sensor(tmp_path):
+    # window 8: a sensor 40 bursts on is only found if each accepted burst
+    # moves its window forward
+    rx = Receiver(_store(tmp_path), window=8)
+    for epoch in range(1, 41):
+        ev = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, epoch << 4, "heartbeat", None)))
+        assert ev is not None, f"epoch {epoch} not recognised"
+    assert rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 60 << 4, "draw", 30))) is None  # 20 ahead: out
+
+
+def test_a_camera_with_few_keys_finds_a_sensor_long_unseen(tmp_path):
+    rx = Receiver(_store(tmp_path))  # one key: a wide automatic window
+    far = 3_000  # e.g. reboots (16 epochs each) and weeks of heartbeats unseen
+    ev = rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, far << 4, "draw", 30)))
+    assert ev is not None and ev.counter == far << 4
+
+
+def test_listen_without_an_adapter_is_one_line(tmp_path):
+    keys = tmp_path / "k.db"
+    cli("keys", "--keys", str(keys), "add", "a")
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp_path}/no-such-bus")
+    r = subprocess.run([sys.executable, "-m", "drawsense.cli", "listen", "--keys", str(keys), "--duration", "1"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Bluetooth adapter" in lines[0] and "--air" in lines[0]
+
+
+@pytest.mark.parametrize("field", ['"rssi": 1e400', '"rssi": "loud"', '"t_ms": "x"'])
+def test_bad_values_in_air_are_one_line_errors(tmp_path, field):
+    keys = tmp_path / "k.db"
+    cli("keys", "--keys", str(keys), "add", "a")
+    air = tmp_path / "air.jsonl"
+    line = '{"type": "adv", "t_ms": 1, "addr": "aa:bb:cc:dd:ee:ff", "data": "18ffffff10", %s}' % field
+    air.write_text(line.replace('"t_ms": 1, ', "") if "t_ms" in field else line)
+    r = cli("listen", "--air", str(air), "--keys", str(keys))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and f"{air}:1:" in r.stderr
 
 
 # ---------------------------------------------------------------- key store --

@@ -358,9 +358,9 @@ def test_line_numbers_survive_a_multiline_description(tmp_path):
 
 def test_missing_file_and_unknown_spec(tmp_path):
     missing = str(tmp_path / "gone.toml")
-    assert error_of(missing) == f"{missing}:0: no such file"
+    assert error_of(missing) == f"{missing}: no such file"
     msg = error_of("drow")
-    assert msg.startswith("drow:0: ") and "draw" in msg and ".toml" in msg and ".csv" in msg
+    assert msg.startswith("drow: ") and "draw" in msg and ".toml" in msg and ".csv" in msg
 
 
 # ---------------------------------------------------------------- CSV

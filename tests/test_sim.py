@@ -175,3 +175,39 @@ def test_firmware_crash_is_reported_not_hidden(firmware_copy):
     with pytest.raises(vboard.FirmwareCrash) as e:
         vboard.run(scenario.load("draw"), "esp32c3", firmware_dir=firmware_copy)
     assert "dataclasses" in str(e.value) or "dataclasses" in e.value.detail
+
+
+def _toml(tmp_path, text):
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    return scenario.load(str(f))
+
+
+SEG = '[[segment]]\nstate = "{}"\nduration_ms = {}\n'
+
+
+def test_a_redraw_during_the_holster_burst_is_as_quick_as_the_first_draw(tmp_path, sim):
+    # drawn again 100 ms into the holster burst, while the radio is on
+    s = _toml(tmp_path, SEG.format("holstered", 1000) + SEG.format("drawn", 3000) + SEG.format("holstered", 1100)
+              + SEG.format("drawn", 4000))
+    run = sim(s)
+    assert [e["event"] for e in run.of("state")] == ["draw", "holster", "draw"]
+    lat = timeline.draw_latencies(run)
+    assert len(lat) == 2
+    assert lat[1] <= DRAW_CONFIRM_MS + 5 + ADV_DELAY_MAX_MS  # 5 ms naps while the radio is on
+
+
+def test_reminders_keep_coming_while_drawn(tmp_path, sim):
+    run = sim(_toml(tmp_path, SEG.format("holstered", 1000) + SEG.format("drawn", 35_000)))
+    rem = [b for b in timeline.bursts(run) if b.event == "reminder"]
+    assert [round(b.adverts[0]["since_draw_ms"], -3) for b in rem] == [10_000, 20_000, 30_000]
+
+
+def test_reminders_resume_after_a_fault_while_drawn(tmp_path, sim):
+    s = _toml(tmp_path, SEG.format("holstered", 1000) + SEG.format("drawn", 3000)
+              + '[[segment]]\nstate = "chatter"\nduration_ms = 2000\n' + SEG.format("drawn", 20_000))
+    run = sim(s)
+    states = [(e["state"], e["event"]) for e in run.of("state")]
+    assert states[:2] == [("DRAWN", "draw"), ("FAULT", "fault")] and states[-1] == ("DRAWN", "none")
+    cleared = run.of("state")[-1]["t_ms"]
+    assert [b for b in timeline.bursts(run) if b.event == "reminder" and b.t_ms >= cleared]

@@ -17,7 +17,7 @@ def quiet(seconds: float, out_at_ms: list[int] | None = None) -> Scenario:
 
 
 def run_main(tmp_path: Path, code: str, scen: Scenario | str = "draw", board: str = "esp32c3",
-             with_firmware: Path | None = None) -> vboard.SimResult:
+             with_firmware: Path | None = None, **kw) -> vboard.SimResult:
     d = tmp_path / "fw"
     d.mkdir(exist_ok=True)
     if with_firmware is not None:
@@ -26,7 +26,7 @@ def run_main(tmp_path: Path, code: str, scen: Scenario | str = "draw", board: st
                 (d / f.name).write_text(f.read_text())
     (d / "main.py").write_text(textwrap.dedent(code))
     s = scenario.load(scen) if isinstance(scen, str) else scen
-    return vboard.run(s, board, firmware_dir=d)
+    return vboard.run(s, board, firmware_dir=d, **kw)
 
 
 def reports(run: vboard.SimResult, word: str) -> list[dict]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import queue
 import sys
@@ -445,8 +446,11 @@ class SimulatedAirScanner(BaseBleakScanner):
         except ValueError:
             raise self._error(f'"data" is not hex: {data[:40]!r}') from None
         rssi = obj.get("rssi", DEFAULT_RSSI)
-        if isinstance(rssi, bool) or not isinstance(rssi, (int, float)):
-            raise self._error(f'"rssi" is not a number: {rssi!r}')
+        if isinstance(rssi, bool) or not isinstance(rssi, (int, float)) or not -127 <= rssi <= 20:
+            raise self._error(f'"rssi" is not a dBm value from -127 to 20: {rssi!r}')
+        t = obj.get("t_ms")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+            raise self._error(f'"t_ms" is not a number of milliseconds: {t!r}')
 
         f = parse_ad(raw)
         adv = AdvertisementData(

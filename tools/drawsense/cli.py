@@ -24,6 +24,16 @@ examples:
 """
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return n
+
+
 def _fail(msg: str, code: int = 2) -> int:
     print(f"drawsense: {msg}", file=sys.stderr)
     return code
@@ -43,18 +53,31 @@ def cmd_sim(args: argparse.Namespace) -> int:
         # be); its flash is kept beside the store so its counter carries on
         # from run to run, as a real device's would.
         name = args.name or f"sim-{args.board}"
+        flash_dir = Path(str(args.keys) + ".sim")
+        flash = flash_dir / f"{name}.flash"
         try:
             store = KeyStore(args.keys)
-            dev = store.get(name) or store.add(name)
+            dev = store.get(name)
+            if dev is None:
+                dev = store.add(name)
+            elif not flash.exists():
+                # Its flash (and so its counter) is gone: a wiped device must
+                # not send under its old key again.
+                dev = store.rekey(name)
+                print(f"drawsense: {name}'s virtual flash was missing ({flash}); it gets a new key",
+                      file=sys.stderr)
             store.close()
         except KeyStoreError as e:
             return _fail(str(e))
         secret, device_id = dev.secret, dev.device_id
-        flash_dir = Path(str(args.keys) + ".sim")
         flash_dir.mkdir(mode=0o700, exist_ok=True)
-        flash = flash_dir / f"{name}.flash"
     elif not args.unprovisioned:
         secret, device_id = secrets.token_bytes(32), secrets.token_bytes(8)  # a throwaway identity
+    if args.vcd:
+        try:
+            open(args.vcd, "a").close()
+        except OSError as e:
+            return _fail(f"cannot write {args.vcd}: {e.strerror}")
     if not args.json:
         who = "unprovisioned" if secret is None else ("device " + (args.name or f"sim-{args.board}")
                                                         if args.keys else "a throwaway key")
@@ -205,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--on-draw", metavar="CMD", help="shell command to run once per draw")
     ls.add_argument("--adapter", metavar="NAME", help="Bluetooth adapter for a real radio (e.g. hci0)")
     ls.add_argument("--duration", metavar="S", type=float, help="stop after S seconds (real radio)")
-    ls.add_argument("--window", metavar="N", type=int, default=64,
-                    help="bursts ahead of the last seen one in which a device is recognised (default 64)")
+    ls.add_argument("--window", metavar="N", type=_positive_int,
+                    help="bursts ahead of the last seen one in which a device is still recognised (default: "
+                         "as many as a ~10**6-entry index allows, from 4096 for a few keys to 64 for 10,000+)")
     ls.set_defaults(func=cmd_listen)
 
     k = sub.add_parser("keys", help="manage the key store (devices and their secrets)",

@@ -69,8 +69,6 @@ def default_path() -> Path:
 class KeyStore:
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path)
-        # Journal files SQLite creates later must be private too.
-        os.umask(os.umask(0o077) | 0o077)
         if not self.path.exists():
             if not create:
                 raise KeyStoreError(f"{self.path}: no such key store (create one with: drawsense keys add NAME)")
@@ -82,10 +80,16 @@ class KeyStore:
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._migrate()  # checks it is ours before anything is written
-            # WAL + NORMAL: a commit survives a crash of this process; the
-            # fsync happens at checkpoints (docs/protocol.md, receiver rules).
+            # WAL + FULL: every commit is on disk before it returns, power
+            # loss included (a camera in a car loses power): a replay floor
+            # that rolled back would reopen replay. One fsync per commit; the
+            # receiver commits once per burst, not per advert.
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            for extra in ("-wal", "-shm"):  # private, like the store itself
+                f = Path(str(self.path) + extra)
+                if f.exists():
+                    os.chmod(f, 0o600)
         except sqlite3.DatabaseError as e:
             raise KeyStoreError(f"{self.path}: not a drawsense key store ({e}); nothing was changed") from None
 
@@ -194,17 +198,40 @@ class KeyStore:
         device already has a reading within READING_EVERY_S of `seen` (either
         side, so a clock that jumps back does not stop the history)."""
         with self._tx():
-            n = self.db.execute(
-                "UPDATE devices SET last_counter = ?, last_seen = ?, battery_mv = COALESCE(?, battery_mv),"
-                " battery_low = ? WHERE name = ? AND last_counter < ?",
-                (counter, seen, battery_mv, int(battery_low), name, counter)).rowcount
-            if n == 1 and battery_mv is not None:
-                self.db.execute(
-                    "INSERT INTO battery (name, t, mv, low) SELECT ?, ?, ?, ? WHERE NOT EXISTS"
-                    " (SELECT 1 FROM battery WHERE name = ? AND t > ? AND t < ?)",
-                    (name, seen, battery_mv, int(battery_low),
-                     name, seen - READING_EVERY_S, seen + READING_EVERY_S))
+            return self._accept(name, counter, seen, battery_mv, battery_low)
+
+    def accept_many(self, rows: list[tuple[str, int, float, int | None, bool]]) -> None:
+        """accept() for several devices in one transaction (one fsync)."""
+        with self._tx():
+            for r in rows:
+                self._accept(*r)
+
+    def _accept(self, name: str, counter: int, seen: float, battery_mv: int | None, battery_low: bool) -> bool:
+        n = self.db.execute(
+            "UPDATE devices SET last_counter = ?, last_seen = ?, battery_mv = COALESCE(?, battery_mv),"
+            " battery_low = ? WHERE name = ? AND last_counter < ?",
+            (counter, seen, battery_mv, int(battery_low), name, counter)).rowcount
+        if n == 1 and battery_mv is not None:
+            self.db.execute(
+                "INSERT INTO battery (name, t, mv, low) SELECT ?, ?, ?, ? WHERE NOT EXISTS"
+                " (SELECT 1 FROM battery WHERE name = ? AND t > ? AND t < ?)",
+                (name, seen, battery_mv, int(battery_low),
+                 name, seen - READING_EVERY_S, seen + READING_EVERY_S))
         return n == 1
+
+    def rekey(self, name: str) -> Device:
+        """A fresh secret for a device whose counter state was lost (a wiped
+        device must never send under its old key: its counter would restart
+        and reuse nonces). The replay floor starts over with the new key."""
+        secret = secrets.token_bytes(32)
+        with self._tx():
+            n = self.db.execute("UPDATE devices SET secret = ?, last_counter = -1 WHERE name = ?",
+                                (secret, name)).rowcount
+        if not n:
+            raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
+        dev = self.get(name)
+        assert dev is not None
+        return dev
 
     def readings(self, name: str, *, since: float | None = None, until: float | None = None) -> list[Reading]:
         """The device's battery history, oldest first, optionally limited to

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Callable
 
+from bleak.exc import BleakError
+
 from . import air as airmod
 from . import protocol
 from .keystore import KeyStore, KeyStoreError
@@ -43,7 +45,7 @@ def format_event(ev) -> str:
 
 
 def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_json: bool = False,
-        on_draw: str | None = None, adapter: str | None = None, duration: float | None = None, window: int = 64,
+        on_draw: str | None = None, adapter: str | None = None, duration: float | None = None, window: int | None = None,
         out=None) -> int:
     """Listen until the air runs out (simulated), `duration` passes or Ctrl-C.
 
@@ -90,6 +92,11 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         rx = receiver()  # also when the air held no drawsense advert at all
     except (airmod.AirError, KeyStoreError) as e:
         print(f"drawsense: {e}", file=sys.stderr)
+        return 2
+    except (BleakError, OSError) as e:  # no adapter, no BlueZ/D-Bus, adapter off
+        print(f"drawsense: no Bluetooth adapter to listen with ({type(e).__name__}: {e}); check that "
+              f"bluetoothd runs and the adapter is up, or use --air FILE for recorded/simulated air",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if rx is None:

@@ -5,8 +5,9 @@
 
 Resolving a device never tries every key: each device contributes the hints
 of a window of epochs around its last accepted one (BACK behind, to tell a
-replay, `window` ahead), all in one dict, so a lookup is one hash probe
-whatever the number of keys. A device whose
+replay, `window` ahead: by default as many as ~10**6 entries allow, see
+auto_window), all in one dict, so a lookup is one hash probe whatever the
+number of keys. A device whose
 counter ran more than `window` epochs past what this receiver last saw is not
 found (docs/protocol.md, "Limits").
 """
@@ -57,15 +58,26 @@ class _Dev:
         self.acted_draw: float | None = None  # t_ms of the draw we last acted on
 
 
+AUTO_ENTRIES = 1_000_000  # hint-index size the automatic window aims for
+
+
+def auto_window(devices: int) -> int:
+    """Epochs ahead to index per device: as many as ~10**6 entries allow,
+    between 64 (10,000+ keys: ~80 MB) and 4096 (a camera with a few keys
+    follows a sensor through months of bursts unseen)."""
+    return max(64, min(4096, AUTO_ENTRIES // max(devices, 1)))
+
+
 class Receiver:
-    def __init__(self, store: KeyStore, window: int = 64):
+    def __init__(self, store: KeyStore, window: int | None = None):
         self.store = store
-        self.window = window
+        devs = store.devices()
+        self.window = window if window is not None else auto_window(len(devs))
         self.counts: Counter = Counter()
         # hint (as int) -> dev.idx << 32 | epoch, or a tuple of those when
         # hints collide (4-byte hints, ~10**6 entries: a few collisions).
         self._index: dict[int, int | tuple[int, ...]] = {}
-        self._devs = [_Dev(i, d) for i, d in enumerate(store.devices())]
+        self._devs = [_Dev(i, d) for i, d in enumerate(devs)]
         self.devices = {d.rec.name: d for d in self._devs}
         for d in self._devs:
             self._place(d, d.last_epoch)
@@ -134,7 +146,7 @@ class Receiver:
             # are written lazily (flush()): replayed, they fold into this
             # event and start nothing.
             self._write(d)
-        if epoch - d.win_start >= BACK + self.window // 2:
+        if epoch + self.window // 2 >= d.win_start + len(d.hints):  # half the lookahead used: slide
             self._place(d, epoch)
         if not new_burst:
             return None  # a later payload of a burst already reported
@@ -149,9 +161,13 @@ class Receiver:
             d.dirty = None
 
     def flush(self) -> None:
-        """Write every accepted counter not yet on disk (call periodically and at exit)."""
+        """Write every accepted counter not yet on disk, in one transaction
+        (call periodically and at exit)."""
+        rows = [(d.rec.name, *d.dirty) for d in self._devs if d.dirty is not None]
+        if rows:
+            self.store.accept_many(rows)
         for d in self._devs:
-            self._write(d)
+            d.dirty = None
 
     def should_act(self, ev: Event) -> bool:
         """True once per draw: the draw burst, or the first reminder of a draw

@@ -111,13 +111,13 @@ _BATTERY_RANGE_MV = (1, 10000)
 
 class ScenarioError(Exception):
     """A scenario that cannot be loaded. str(e) is one line: "path:line: message"
-    (line 0 when no line applies)."""
+    ("path: message" when no line applies, e.g. a missing file)."""
 
     def __init__(self, path: str | Path, line: int, message: str):
         self.path = str(path)
         self.line = line
         self.message = " ".join(message.split("\n"))
-        super().__init__(f"{self.path}:{self.line}: {self.message}")
+        super().__init__(f"{self.path}:{self.line}: {self.message}" if line else f"{self.path}: {self.message}")
 
 
 @dataclass

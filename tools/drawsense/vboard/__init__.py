@@ -104,12 +104,17 @@ def run(
         env["DRAWSENSE_VB_EDGES"] = str(eb)
         env["DRAWSENSE_VB_HEAP"] = "1" if heap_probe else "0"
         env["DRAWSENSE_VB_CUT_AT"] = str(cut_at)
-        env["DRAWSENSE_VB_FLASH"] = str(Path(flash_image).resolve()) if flash_image else str(Path(tmp) / "flash.img")
+        flash = Path(flash_image).resolve() if flash_image else Path(tmp) / "flash.img"
+        if not flash.exists():  # it will hold the device's key: private
+            os.close(os.open(flash, os.O_CREAT | os.O_WRONLY, 0o600))
+        env["DRAWSENSE_VB_FLASH"] = str(flash)
         env["DRAWSENSE_VB_FILES"] = ""
         if secret is not None:
             seed = Path(tmp) / "seed"
             seed.mkdir()
+            # what provisioning writes: the key, and the counter's mark at 0
             (seed / "ds_key.bin").write_bytes(b"DSK1" + secret + device_id)
+            (seed / "ds_ctr.bin").write_bytes(struct.pack("<II", 0, 0xFFFFFFFF))
             env["DRAWSENSE_VB_FILES"] = str(seed)
         cmd = [paths.micropython(), "-X", f"heapsize={heapsize}", str(paths.VBOARD_MP / "vboot.py")]
         t0 = time.perf_counter()

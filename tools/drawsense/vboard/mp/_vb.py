@@ -199,8 +199,15 @@ def mount_flash():
 
 
 def _seed_files():
-    # Files provisioned before first power-on (e.g. the key file).
+    # Files provisioned before first power-on (the key file and the
+    # counter's first mark): a factory step, so never over a file the device
+    # already has (a flash image kept from an earlier run).
     for name in os.listdir(_seed_dir) if _seed_dir else ():
+        try:
+            os.stat("/flash/" + name)
+            continue
+        except OSError:
+            pass
         with open(_seed_dir + "/" + name, "rb") as src:
             data = src.read()
         with open("/flash/" + name, "wb") as dst:
@@ -412,7 +419,8 @@ def deepsleep(us):
         _deep_wait(now_us + us if us else INF)
     finally:
         stats["deep_us"] += now_us - t0
-    raise Reset(DEEPSLEEP_RESET)
+    # rp2's deepsleep is light sleep, then a reset through the watchdog
+    raise Reset(WDT_RESET if board.PORT == "rp2" else DEEPSLEEP_RESET)
 
 
 def _deep_wait(target_us):

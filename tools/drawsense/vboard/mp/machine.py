@@ -8,12 +8,14 @@ IDLE = 1
 SLEEP = 2
 DEEPSLEEP = 4
 PWRON_RESET = _vb.PWRON_RESET
-HARD_RESET = _vb.HARD_RESET
 WDT_RESET = _vb.WDT_RESET
-DEEPSLEEP_RESET = _vb.DEEPSLEEP_RESET
-SOFT_RESET = _vb.SOFT_RESET
+if board.PORT != "rp2":  # rp2 knows only power-on and watchdog resets
+    HARD_RESET = _vb.HARD_RESET
+    DEEPSLEEP_RESET = _vb.DEEPSLEEP_RESET
+    SOFT_RESET = _vb.SOFT_RESET
 
-_MAX_PIN = 48
+# GPIO count per chip (ESP32-C3: GPIO0-21; RP2040: GP0-29)
+_MAX_PIN = {"esp32c3": 22, "rp2040": 30}.get(board.CHIP, 48)
 
 
 class _Irq:
@@ -167,11 +169,12 @@ def unique_id():
 
 
 def reset():
-    raise _vb.Reset(HARD_RESET)
+    # rp2 resets through the watchdog
+    raise _vb.Reset(_vb.WDT_RESET if board.PORT == "rp2" else _vb.HARD_RESET)
 
 
 def soft_reset():
-    raise _vb.Reset(SOFT_RESET)
+    raise _vb.Reset(_vb.SOFT_RESET)
 
 
 def idle():

@@ -1,0 +1,600 @@
+"""`drawsense board serve` (prototype): a virtual board behind a pty.
+
+Unmodified mpremote drives it as it drives a board on a USB serial port:
+
+    serve(root)  ->  prints /dev/pts/N
+    mpremote connect /dev/pts/N cp main.py :main.py + soft-reset + exec "..."
+
+Pieces:
+
+* The client pty: mpremote opens its slave (the "/dev/pts/N" path; mpremote
+  uses its fast pty mode for such paths). This process keeps the slave open
+  too, so mpremote can come and go without hanging up the line.
+* The board: the MicroPython unix port on a second pty in raw mode (8-bit
+  clean, no echo, no CR/LF mangling, no tty signals), started with a boot
+  script (-i) that remounts the board's "/" onto `root`, runs boot.py and
+  main.py from it as a board does, then gives the REPL.
+* The relay between them emulates what the unix port does not:
+  - Ctrl-D (soft reset) makes the unix port exit; the relay prints the line
+    a board prints ("MPY: soft reboot\\r\\n") and starts a fresh interpreter
+    in the same REPL mode. After a soft reset in the raw REPL the board
+    skips main.py and answers "raw REPL; CTRL-B to exit\\r\\n>" (as
+    pyexec does); in the friendly REPL main.py runs, then the banner.
+  - Ctrl-C: the tty does not turn ^C into SIGINT (raw mode, so mpremote's
+    mount protocol can carry 0x03 bytes); the relay sends SIGINT itself when
+    the interpreter has its ^C handler installed (it is running code with
+    kbd_intr(3)), and passes the byte through otherwise (REPL idle: the REPL
+    reads it; kbd_intr(-1), e.g. mpremote's mount protocol: data).
+    Linux only (reads SigCgt from /proc/<pid>/status).
+
+The virtual hardware (machine, bluetooth, time, esp32 strict fakes from
+vboard/mp) is imported at each boot, before "/" moves to `root`, on a
+holstered timeline of `days` days with no edges.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+from typing import Callable
+
+from . import boards, paths
+
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+_RAW_MARK = b"raw REPL; CTRL-B to exit\r\n"
+_BANNER_END = b'Type "help()" for more information.\r\n'
+_READY_MARK = b"\x00ds-ready\x00"  # the boot script's "boot done" in raw boots
+_FRIENDLY_PROMPT = b">>> "
+_OUT_LIMIT = 1 << 20  # bytes kept for a client that is not reading (then dropped)
+
+PWRON_RESET = 1
+SOFT_RESET = 5
+
+# Runs in the board's interpreter (micropython -i BOOT KIND CAUSE) before its
+# REPL, in __main__'s globals (which the REPL then uses): everything is kept
+# inside one function that deletes itself.
+BOOT_SCRIPT = r'''
+def _ds_boot(g):
+    import sys, os
+    kind, cause = sys.argv[1], int(sys.argv[2])
+    # The virtual hardware, from the host paths on MICROPYPATH, before "/"
+    # moves (esp32 exists on esp32-port boards only).
+    for name in ("machine", "bluetooth", "time", "esp32"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    vb = sys.modules.get("_vb")
+    keep = set(sys.modules)
+    if vb is not None:
+        # The virtual board's "@vb <json>" lines go to a host file, not to the
+        # board's console (prototype: see DRAWSENSE_VB_EVENTS in the report).
+        import json
+        events = open(os.getenv("DRAWSENSE_SERVE_EVENTS"), "a")
+
+        def emit(kind, **fields):
+            fields["type"] = kind
+            fields["t"] = vb.now_us
+            events.write("@vb " + json.dumps(fields) + "\n")
+            events.flush()
+
+        vb.emit = emit
+
+    class RootFS:
+        # The board's "/" is the host directory `root`: every path is made
+        # absolute and normalised (".." stops at "/") before VfsPosix(root)
+        # sees it, so no path leaves root.
+        def __init__(self, host):
+            self.v = os.VfsPosix(host)
+            self.cwd = "/"
+
+        def p(self, path):
+            if not path.startswith("/"):
+                path = self.cwd + "/" + path
+            parts = []
+            for s in path.split("/"):
+                if s == "..":
+                    if parts:
+                        parts.pop()
+                elif s and s != ".":
+                    parts.append(s)
+            return "/" + "/".join(parts)
+
+        def mount(self, readonly, mkfs):
+            pass
+
+        def umount(self):
+            pass
+
+        def chdir(self, path):
+            path = self.p(path)
+            if not self.v.stat(path)[0] & 0x4000:
+                raise OSError(20)  # ENOTDIR
+            self.cwd = path
+
+        def getcwd(self):
+            return self.cwd
+
+        def ilistdir(self, path):
+            return self.v.ilistdir(self.p(path))
+
+        def stat(self, path):
+            return self.v.stat(self.p(path))
+
+        def statvfs(self, path):
+            return self.v.statvfs(self.p(path))
+
+        def open(self, path, mode):
+            return self.v.open(self.p(path), mode)
+
+        def mkdir(self, path):
+            self.v.mkdir(self.p(path))
+
+        def rmdir(self, path):
+            self.v.rmdir(self.p(path))
+
+        def remove(self, path):
+            self.v.remove(self.p(path))
+
+        def rename(self, old, new):
+            self.v.rename(self.p(old), self.p(new))
+
+    os.umount("/")
+    os.mount(RootFS(os.getenv("DRAWSENSE_SERVE_ROOT")), "/")
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", "/lib"]
+    sys.argv[:] = []
+    g.pop("__file__", None)
+
+    def run(name):
+        try:
+            os.stat(name)
+        except OSError:
+            return
+        with open(name) as f:
+            code = compile(f.read(), name, "exec")
+        g["__file__"] = name
+        exec(code, g)
+
+    if vb is not None:
+        vb.reset_cause = cause
+        # Prototype workaround: the served board's filesystem is root, not the
+        # littlefs image boot() mounts at /flash (see DRAWSENSE_VB_ROOT).
+        vb.mount_flash = lambda: None
+    while True:
+        try:
+            if vb is not None:
+                vb.boot()
+                vb.sleep_awake(vb.board.BOOT_MS * 1000)
+            run("boot.py")
+            if kind == "main":
+                run("main.py")
+            break
+        except SystemExit:
+            raise  # a board soft-resets; here the interpreter exits, serve restarts it
+        except KeyboardInterrupt as e:
+            sys.print_exception(e)
+            break
+        except Exception as e:
+            sys.print_exception(e)
+            break
+        except BaseException as e:
+            # The virtual board's own unwinds (reset, brown-out, power cut, end of
+            # the timeline); anything else is reported and the REPL follows.
+            if vb is None:
+                sys.print_exception(e)
+                break
+            if isinstance(e, vb.Stop):
+                vb.finish()
+                print("virtual board: end of the timeline; REPL only")
+                break
+            if isinstance(e, vb.Reset):
+                vb.reset_cause = e.cause
+                vb.emit("reset", cause=e.cause)
+            elif isinstance(e, vb.Brownout):
+                vb.brownout()
+            elif isinstance(e, vb.PowerCut):
+                vb.power_cut()
+            else:
+                sys.print_exception(e)
+                break
+            for name in list(sys.modules):
+                if name not in keep:
+                    del sys.modules[name]
+            kind = "main"  # a hard reset runs main.py again
+    if kind == "raw":
+        sys.stdout.write("\x00ds-ready\x00")
+
+
+_ds_boot(globals())
+del _ds_boot
+'''
+
+
+def _holstered_timeline(days: float) -> dict:
+    return {
+        "name": "serve",
+        "seed": 1,
+        "duration_us": int(days * 86400 * 1_000_000),
+        "initial_out": False,  # switch closed: holstered
+        "battery": [[0, 3000]],
+        "wrap_after_ms": 2000,
+    }
+
+
+def _sigint_caught(pid: int) -> bool | None:
+    """Whether `pid` has a SIGINT handler (MicroPython running code with
+    kbd_intr(3)); None if unknown (no /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        return None
+    return None
+
+
+class _Board:
+    """One run of the interpreter (power-on to soft reset) on its own pty."""
+
+    def __init__(self, cmd: list[str], env: dict, cwd: str):
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                                         start_new_session=True, close_fds=True)
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        self.fd = master
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+class Server:
+    """The relay; `serve()` is the blocking entry point."""
+
+    def __init__(self, root: Path, board: str = "virtual", *, heapsize: str = "128K", days: float = 10.0,
+                 events: Path | None = None, log: Callable[[str], None] | None = None):
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"board root {self.root} is not a directory")
+        self.board_def = boards.load(board)
+        self.heapsize = heapsize
+        self.days = days
+        self.log = log or (lambda msg: None)
+        self._tmp = tempfile.TemporaryDirectory(prefix="drawsense-serve-")
+        tmp = Path(self._tmp.name)
+        (tmp / "timeline.json").write_text(json.dumps(_holstered_timeline(days)))
+        (tmp / "edges.bin").write_bytes(b"")
+        self.boot_script = tmp / "_dsboot.py"
+        self.boot_script.write_text(BOOT_SCRIPT)
+        self.env = dict(os.environ)
+        self.env.update({
+            "MICROPYPATH": os.pathsep.join([str(self.root), str(paths.VBOARD_MP), str(self.board_def.dir)]),
+            "DRAWSENSE_SERVE_ROOT": str(self.root),
+            "DRAWSENSE_VB_TIMELINE": str(tmp / "timeline.json"),
+            "DRAWSENSE_VB_EDGES": str(tmp / "edges.bin"),
+            "DRAWSENSE_VB_FLASH": str(tmp / "flash.img"),
+            "DRAWSENSE_VB_FILES": "",
+            "DRAWSENSE_VB_HEAP": "0",
+            "DRAWSENSE_VB_CUT_AT": "0",
+            "DRAWSENSE_VB_ROOT": str(self.root),  # for the _vb switch proposed in the report
+        })
+        self.events = Path(events).resolve() if events else tmp / "events.txt"
+        self.env["DRAWSENSE_SERVE_EVENTS"] = str(self.events)
+        self.tmp = tmp
+        self.client_fd, self.client_slave = pty.openpty()
+        tty.setraw(self.client_slave)
+        os.set_blocking(self.client_fd, False)
+        self.pty_path = os.ttyname(self.client_slave)
+        self.board: _Board | None = None
+        self.to_client = bytearray()
+        self.to_board = bytearray()
+        self.held = bytearray()  # client input while the board boots into the raw REPL
+        self.mode = "friendly"  # REPL mode of the running interpreter, from its output
+        self.phase = "boot"  # boot (friendly: main.py may run), rawboot (0..2), repl
+        self.rawboot_stage = 0
+        self.scan = bytearray()  # output not yet matched against the markers
+        self.pending_intr = False
+        self.last_sigint = 0.0
+        self.boots = 0
+        self.mounted = False  # mpremote's remote filesystem is mounted (binary protocol on the line)
+        self.typed = bytearray()  # tail of the client's input, to see mount/umount go by
+        self.last_out = 0  # last byte sent to the client (CR/LF cooking across chunks)
+
+    # ---------------------------------------------------------------- boards
+
+    def _start(self, kind: str, cause: int) -> None:
+        cmd = [paths.micropython(), "-X", f"heapsize={self.heapsize}", "-i", str(self.boot_script), kind, str(cause)]
+        self.board = _Board(cmd, self.env, str(self.tmp))
+        self.boots += 1
+        self.scan.clear()
+        self.pending_intr = False
+        self.mounted = False
+        self.to_board.clear()
+        if kind == "raw":
+            self.phase, self.rawboot_stage = "rawboot", 0
+        else:
+            self.phase = "boot"
+            self.mode = "friendly"
+            self.to_board += self.held
+            self.held.clear()
+        self.log(f"board: boot {self.boots} ({kind}), pid {self.board.proc.pid}")
+
+    def _board_exited(self) -> None:
+        assert self.board is not None
+        lived = time.monotonic() - self.board.started
+        self.board.close()
+        rc = self.board.proc.returncode
+        self.log(f"board: interpreter exited ({rc}) in {self.mode} mode: soft reboot")
+        self.board = None
+        if lived < 0.2:
+            time.sleep(0.05)  # a boot loop (main.py calling sys.exit) is a board's too; don't spin
+        self._to_client(SOFT_REBOOT)
+        if self.mode == "raw":
+            self._start("raw", SOFT_RESET)
+        else:
+            self._start("main", SOFT_RESET)
+
+    # ---------------------------------------------------------------- relay
+
+    def _from_board(self, data: bytes) -> None:
+        if self.phase == "rawboot":
+            self._rawboot(data)
+            return
+        self._to_client(data)
+        self.scan += data
+        raw_at = self.scan.rfind(_RAW_MARK)
+        friendly_at = self.scan.rfind(_BANNER_END)
+        if raw_at > friendly_at:
+            self.mode, self.phase = "raw", "repl"
+            del self.scan[:raw_at + len(_RAW_MARK)]
+        elif friendly_at > raw_at:
+            self.mode, self.phase = "friendly", "repl"
+            self.pending_intr = False  # boot is over: nothing left to interrupt
+            del self.scan[:friendly_at + len(_BANNER_END)]
+        del self.scan[:-64]
+
+    def _to_client(self, data: bytes) -> None:
+        # A board's stdout is cooked (print's "\n" goes out as "\r\n"); the unix
+        # port's is not, which staircases `mpremote repl` (its console has
+        # output processing off). Cook in the friendly REPL, but never while
+        # mpremote's mount protocol may put binary on the line, nor in the raw
+        # REPL (mpremote's machine interface, where "\n" is all it needs).
+        if self.mode == "friendly" and not self.mounted and b"\n" in data:
+            out = bytearray()
+            prev = self.last_out
+            for line in data.split(b"\n")[:-1]:
+                out += line
+                if (line[-1:] or bytes([prev])) != b"\r":
+                    out += b"\r"
+                out += b"\n"
+                prev = 0x0A
+            out += data[data.rfind(b"\n") + 1:]
+            data = bytes(out)
+        if data:
+            self.last_out = data[-1]
+            self.to_client += data
+
+    def _rawboot(self, data: bytes) -> None:
+        # Soft reset in the raw REPL: boot.py's output goes through, then the
+        # unix port's banner is swallowed, ^A sent for it, and its raw prompt
+        # handed on as a board gives it after "MPY: soft reboot".
+        self.scan += data
+        if self.rawboot_stage == 0:
+            at = self.scan.find(_READY_MARK)
+            if at < 0:
+                keep = len(_READY_MARK) - 1
+                self._to_client(bytes(self.scan[:-keep]))
+                del self.scan[:-keep]
+                return
+            self._to_client(bytes(self.scan[:at]))
+            del self.scan[:at + len(_READY_MARK)]
+            self.rawboot_stage = 1
+        if self.rawboot_stage == 1:
+            at = self.scan.find(_FRIENDLY_PROMPT)
+            if at < 0:
+                return
+            del self.scan[:at + len(_FRIENDLY_PROMPT)]
+            self.to_board += b"\x01"
+            self.rawboot_stage = 2
+        if self.rawboot_stage == 2:
+            at = self.scan.find(RAW_PROMPT)
+            if at < 0:
+                return
+            rest = bytes(self.scan[at + len(RAW_PROMPT):])
+            self.scan.clear()
+            self._to_client(RAW_PROMPT)
+            self.mode, self.phase = "raw", "repl"
+            self.to_board += self.held
+            self.held.clear()
+            if rest:
+                self._from_board(rest)
+
+    def _from_client(self, data: bytes) -> None:
+        self.typed += data
+        if b"__mount()" in self.typed:  # mpremote's fs hook (transport_serial.mount_local)
+            self.mounted = True
+            self.typed.clear()
+        elif b'os.umount("/remote")' in self.typed:  # umount_local
+            self.mounted = False
+            self.typed.clear()
+        del self.typed[:-32]
+        if self.board is None or self.phase == "rawboot":
+            self.held += data
+            return
+        chunks = data.split(b"\x03")
+        for i, chunk in enumerate(chunks):
+            if i:
+                self._ctrl_c()
+            self.to_board += chunk
+
+    def _ctrl_c(self) -> None:
+        assert self.board is not None
+        pid = self.board.proc.pid
+        caught = _sigint_caught(pid)
+        if caught:
+            if time.monotonic() - self.last_sigint > 0.3:
+                self._flush_board()  # bytes before the ^C reach the board first
+                os.kill(pid, signal.SIGINT)
+                self.last_sigint = time.monotonic()
+            # else: a second SIGINT while one is pending makes the unix port
+            # exit(1); a board would just interrupt once, so drop it
+        elif self.phase == "boot" and caught is False:
+            self.pending_intr = True  # interpreter still starting: interrupt main.py once it runs
+        else:
+            self.to_board += b"\x03"
+
+    def _flush_board(self) -> None:
+        if self.board is None:
+            return
+        try:
+            while self.to_board:
+                n = os.write(self.board.fd, self.to_board)
+                del self.to_board[:n]
+        except (BlockingIOError, OSError):
+            pass
+
+    # ---------------------------------------------------------------- loop
+
+    def run(self, ready: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        self._start("main", PWRON_RESET)
+        if ready is not None:
+            ready(self.pty_path)
+        try:
+            while not stop.is_set():
+                self._step(0.05)
+        finally:
+            self.close()
+
+    def _step(self, timeout: float) -> None:
+        b = self.board
+        rfds = [self.client_fd] + ([b.fd] if b else [])
+        wfds = []
+        if self.to_client:
+            wfds.append(self.client_fd)
+        if b and self.to_board:
+            wfds.append(b.fd)
+        r, w, _ = select.select(rfds, wfds, [], timeout)
+        if self.client_fd in r:
+            try:
+                data = os.read(self.client_fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError:
+                data = None  # no client opened yet / closed: nothing to read
+            if data:
+                self._from_client(data)
+        if b and b.fd in r:
+            try:
+                data = os.read(b.fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError as e:  # EIO: the interpreter closed its tty (exited)
+                if e.errno != errno.EIO:
+                    raise
+                data = b""
+            if data:
+                self._from_board(data)
+            elif data == b"":
+                self._board_exited()
+                return
+        if b and b.proc.poll() is not None and b.fd not in r:
+            # exited without the pty reporting it yet: drain on the next step
+            pass
+        if self.pending_intr and self.board and _sigint_caught(self.board.proc.pid):
+            self.pending_intr = False
+            self._flush_board()
+            os.kill(self.board.proc.pid, signal.SIGINT)
+            self.last_sigint = time.monotonic()
+        if self.board and self.to_board:
+            self._flush_board()
+        if self.to_client:
+            try:
+                n = os.write(self.client_fd, self.to_client)
+                del self.to_client[:n]
+            except (BlockingIOError, InterruptedError):
+                pass
+            if len(self.to_client) > _OUT_LIMIT:
+                # No one reads the line (no client connected): a UART drops it.
+                del self.to_client[:-_OUT_LIMIT]
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
+        for fd in (self.client_fd, self.client_slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._tmp.cleanup()
+
+
+def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | None = None,
+          stop: threading.Event | None = None, heapsize: str = "128K", days: float = 10.0,
+          events: Path | None = None, log: Callable[[str], None] | None = None) -> None:
+    """Serve the virtual board, its filesystem rooted at `root`, on a new pty.
+
+    Blocks until SIGTERM/SIGINT (when called from the main thread) or until
+    `stop` is set. `ready(path)` is called with the /dev/pts/N path once the
+    board is powered on (default: print it). The virtual board's "@vb <json>"
+    event lines are appended to `events` (default: a temporary file), not
+    printed on the board's console."""
+    stop = stop or threading.Event()
+    if ready is None:
+        def ready(path: str) -> None:
+            print(path, flush=True)
+    server = Server(root, board, heapsize=heapsize, days=days, events=events, log=log)
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        server.run(ready, stop)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="drawsense board serve",
+                                description="serve a virtual board on a pty for mpremote")
+    p.add_argument("root", type=Path, help="host directory that is the board's filesystem")
+    p.add_argument("--board", default="virtual")
+    p.add_argument("--heapsize", default="128K")
+    p.add_argument("--events", type=Path, help="append the virtual board's @vb event lines to this file")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.verbose else None
+    serve(args.root, args.board, heapsize=args.heapsize, events=args.events, log=log)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
