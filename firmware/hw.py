@@ -122,6 +122,9 @@ class Hardware:
         so during a burst we stay awake, in 5 ms naps, so that an edge is
         looked at within 5 ms rather than at the next payload refresh."""
         if not self.radio_on:
+            if self.deep:
+                # esp32: light sleep ends on the pin only through a wake source
+                self._wake_on(not self.out())
             machine.lightsleep(ms)
             return
         seen = log.count
@@ -135,19 +138,23 @@ class Hardware:
     def deep_sleep(self, ms, wake_on_out):
         """Deep sleep for ms or until the sensor line leaves the level it
         rests at (wake_on_out: the line going "out"). Restarts from main."""
+        self._wake_on(wake_on_out)
+        machine.deepsleep(ms)
+
+    def _wake_on(self, out):
+        """Arm the esp32 wake source for the sensor line reading `out`."""
         if sys.platform == "rp2":  # never called there (self.deep is False)
-            raise OSError("rp2: no deep sleep with pin wake")
+            raise OSError("rp2: no pin wake source to arm")
         else:
             import esp32
 
-            level = (1 - self._holstered) if wake_on_out else self._holstered
+            level = (1 - self._holstered) if out else self._holstered
             if self.board.WAKE == "gpio":
                 esp32.wake_on_gpio((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
             elif self.board.WAKE == "ext0":
                 esp32.wake_on_ext0(self.pin, level)
             else:
                 esp32.wake_on_ext1((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
-            machine.deepsleep(ms)
 
     def report(self, *words):
         # One console line per thing the device did: "ds <ticks_ms> <what> ...".

@@ -272,6 +272,74 @@ class _Board:
             pass
 
 
+class _MountFrames:
+    """Finds mpremote's mount-protocol requests in the board's output.
+
+    While a local directory is mounted, the board sends 0x18, a command byte
+    and the command's arguments (transport_serial.fs_hook_code): binary, to
+    be passed on untouched; everything else is console text."""
+
+    # command -> its arguments: b = s8, i = s32, s = s32 length then bytes
+    ARGS = {1: "s", 2: "s", 3: "", 4: "ss", 5: "b", 6: "bi", 7: "b", 8: "bs", 9: "bib", 10: "s", 11: "ss",
+            12: "s", 13: "s"}
+    SIZE = {"b": 1, "i": 4, "s": 4}
+
+    def __init__(self):
+        self.state = "text"  # text | cmd (command byte next) | args
+        self.todo = ""  # arguments still to come
+        self.kind = ""  # the one being read: b, i, s (its length) or d (an s's bytes)
+        self.need = 0
+        self.length = bytearray()
+
+    def _arg(self) -> None:
+        if not self.todo:
+            self.state = "text"
+            return
+        self.kind, self.todo = self.todo[0], self.todo[1:]
+        self.need = self.SIZE[self.kind]
+        self.length.clear()
+        self.state = "args"
+
+    def split(self, data: bytes):
+        """Yield (is_text, bytes) pieces of `data`, in order."""
+        i, n = 0, len(data)
+        while i < n:
+            if self.state == "text":
+                j = data.find(b"\x18", i)
+                if j < 0:
+                    yield True, data[i:]
+                    return
+                if j > i:
+                    yield True, data[i:j]
+                yield False, data[j:j + 1]
+                i = j + 1
+                self.state = "cmd"
+            elif self.state == "cmd":
+                args = self.ARGS.get(data[i])
+                yield False, data[i:i + 1]
+                i += 1
+                if args is None:
+                    self.state = "text"  # not a request after all
+                else:
+                    self.todo = args
+                    self._arg()
+            else:
+                take = min(self.need, n - i)
+                yield False, data[i:i + take]
+                if self.kind == "s":
+                    self.length += data[i:i + take]
+                i += take
+                self.need -= take
+                if self.need:
+                    continue
+                if self.kind == "s":
+                    size = int.from_bytes(self.length, "little", signed=True)
+                    if size > 0:
+                        self.kind, self.need = "d", size
+                        continue
+                self._arg()
+
+
 class Server:
     """The relay; `serve()` is the blocking entry point."""
 
@@ -284,6 +352,7 @@ class Server:
         self.heapsize = heapsize
         self.days = days
         self.log = log or (lambda msg: None)
+        self.trace = bool(os.environ.get("DRAWSENSE_SERVE_TRACE"))
         self._tmp = tempfile.TemporaryDirectory(prefix="drawsense-serve-")
         tmp = Path(self._tmp.name)
         (tmp / "timeline.json").write_text(json.dumps(_holstered_timeline(days)))
@@ -321,6 +390,7 @@ class Server:
         self.last_sigint = 0.0
         self.boots = 0
         self.mounted = False  # mpremote's remote filesystem is mounted (binary protocol on the line)
+        self._frames = _MountFrames()
         self.typed = bytearray()  # tail of the client's input, to see mount/umount go by
         self.last_out = 0  # last byte sent to the client (CR/LF cooking across chunks)
 
@@ -333,6 +403,7 @@ class Server:
         self.scan.clear()
         self.pending_intr = False
         self.mounted = False
+        self._frames = _MountFrames()
         self.to_board.clear()
         if kind == "raw":
             self.phase, self.rawboot_stage = "rawboot", 0
@@ -380,23 +451,36 @@ class Server:
     def _to_client(self, data: bytes) -> None:
         # A board's stdout is cooked (print's "\n" goes out as "\r\n"); the unix
         # port's is not, which staircases `mpremote repl` (its console has
-        # output processing off). Cook in the friendly REPL, but never while
-        # mpremote's mount protocol may put binary on the line, nor in the raw
-        # REPL (mpremote's machine interface, where "\n" is all it needs).
-        if self.mode == "friendly" and not self.mounted and b"\n" in data:
+        # output processing off). Cook text in the friendly REPL; never in the
+        # raw REPL (mpremote's machine interface: "\n" is all it needs, and
+        # its output may be binary), nor inside mpremote's mount-protocol
+        # frames (binary on the line while a local directory is mounted).
+        if self.mounted:
             out = bytearray()
-            prev = self.last_out
-            for line in data.split(b"\n")[:-1]:
-                out += line
-                if (line[-1:] or bytes([prev])) != b"\r":
-                    out += b"\r"
-                out += b"\n"
-                prev = 0x0A
-            out += data[data.rfind(b"\n") + 1:]
+            for is_text, part in self._frames.split(data):
+                out += self._cook(part) if is_text else part
+                if part:
+                    self.last_out = part[-1]
             data = bytes(out)
+        else:
+            data = self._cook(data)
         if data:
             self.last_out = data[-1]
             self.to_client += data
+
+    def _cook(self, data: bytes) -> bytes:
+        if self.mode != "friendly" or b"\n" not in data:
+            return data
+        out = bytearray()
+        prev = self.last_out
+        for line in data.split(b"\n")[:-1]:
+            out += line
+            if (line[-1:] or bytes([prev])) != b"\r":
+                out += b"\r"
+            out += b"\n"
+            prev = 0x0A
+        out += data[data.rfind(b"\n") + 1:]
+        return bytes(out)
 
     def _rawboot(self, data: bytes) -> None:
         # Soft reset in the raw REPL: boot.py's output goes through, then the
@@ -507,6 +591,7 @@ class Server:
             except OSError:
                 data = None  # no client opened yet / closed: nothing to read
             if data:
+                self.log(f"client> {data!r}") if self.trace else None
                 self._from_client(data)
         if b and b.fd in r:
             try:
@@ -518,6 +603,7 @@ class Server:
                     raise
                 data = b""
             if data:
+                self.log(f"board<  {data!r}") if self.trace else None
                 self._from_board(data)
             elif data == b"":
                 self._board_exited()

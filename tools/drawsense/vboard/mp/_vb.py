@@ -371,7 +371,8 @@ def advance(target_us, wake_on_pin):
             continue
         if t == t_edge:
             _next_edge()
-            if _sensor_edge(not sensor_out) and wake_on_pin:
+            fired = _sensor_edge(not sensor_out)
+            if wake_on_pin and (_wake_level_met() if board.PORT == "esp32" else fired):
                 return True
             continue
         if t == wdt_deadline:
@@ -394,8 +395,8 @@ def sleep_awake(us):
 
 
 def lightsleep(us):
-    # machine.lightsleep: the sensor pin's IRQ wakes us (the board arms the
-    # pin as a wake source; see docs/hardware.md).
+    # machine.lightsleep: on esp32 a configured wake source (esp32.wake_on_*)
+    # ends it; on rp2 and the virtual board an armed pin IRQ does.
     probe_in()
     t0 = now_us
     emit("sleep", mode="light", ms=us // 1000)
@@ -421,6 +422,15 @@ def deepsleep(us):
         stats["deep_us"] += now_us - t0
     # rp2's deepsleep is light sleep, then a reset through the watchdog
     raise Reset(WDT_RESET if board.PORT == "rp2" else DEEPSLEEP_RESET)
+
+
+def _wake_level_met():
+    # esp32 light sleep ends on a pin only through a configured wake source
+    # (esp32.wake_on_gpio / ext0 / ext1), not because a Pin.irq is armed.
+    if deep_wake is None:
+        return False
+    pids, level = deep_wake
+    return any(pin_level(p) == level for p in pids)
 
 
 def _deep_wait(target_us):
