@@ -66,7 +66,7 @@ def run(
     *,
     firmware_dir: Path | None = None,
     heap_probe: bool = False,
-    heapsize: str = "128K",
+    heapsize: str = "192K",
     wrap_after_ms: int = 2000,
     timeout: float = 600.0,
     secret: bytes | None = None,
@@ -78,7 +78,9 @@ def run(
     """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
 
     The board's ticks_ms wraps around (2**30) `wrap_after_ms` into the run,
-    so every scenario also checks the firmware's tick arithmetic.
+    so every scenario also checks the firmware's tick arithmetic. The heap
+    (192 KiB, about an ESP32-C3's) also holds the virtual board's own Python
+    fakes (~30 KiB), which on a board are C.
 
     `secret` provisions the virtual device (its key file is in the flash at
     first power-on) and lets the adverts be decoded for display; without it

@@ -24,6 +24,7 @@ def main():
         if first:
             _vb._seed_files()
             first = False
+        what = None
         try:
             # Reset or wake to main running: the board's boot time, awake.
             _vb.sleep_awake(_vb.board.BOOT_MS * 1000)
@@ -33,15 +34,12 @@ def main():
             _vb.emit("console", text="main.py returned; board idles at the REPL")
             _vb.sleep_awake(_vb.end_us - _vb.now_us)
         except _vb.Reset as r:
-            _vb.reset_cause = r.cause
-            _vb.emit("reset", cause=r.cause)
-            _forget_firmware()
+            what = r.cause
+            r = None  # the exception holds the old firmware's frames
         except _vb.Brownout:
-            _vb.brownout()
-            _forget_firmware()
+            what = "brownout"
         except _vb.PowerCut:
-            _vb.power_cut()
-            _forget_firmware()
+            what = "power"
         except _vb.Stop:
             _vb.finish()
             return
@@ -50,6 +48,16 @@ def main():
             _vb.emit("crash", error="%s: %s" % (type(e).__name__, e))
             _vb.finish()
             sys.exit(1)
-
+        # Out of the except blocks, nothing refers to the old firmware any
+        # more: drop it and collect, so each boot starts from a heap as clean
+        # as a board's (a reset empties it there).
+        if what == "brownout":
+            _vb.brownout()
+        elif what == "power":
+            _vb.power_cut()
+        else:
+            _vb.reset_cause = what
+            _vb.emit("reset", cause=what)
+        _forget_firmware()
 
 main()
