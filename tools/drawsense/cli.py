@@ -245,10 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("remove", help="remove a device").add_argument("name")
     k.set_defaults(func=cmd_keys)
 
-    from . import fleet, power
+    from . import fleet, power, serve
 
     power.add_parser(sub)
     fleet.add_parser(sub)
+    bd = sub.add_parser("board", help="work with a board: serve a virtual one on a pty for mpremote",
+                        description="Boards. 'serve' runs the virtual board behind a pty that unmodified "
+                                    "mpremote can drive (exec, run, cp, fs, soft-reset, mount, repl).")
+    serve.add_parser(bd.add_subparsers(dest="board_cmd", metavar="ACTION", required=True))
 
     b = sub.add_parser("boards", help="list the supported boards",
                        description="List the board definitions under boards/ (pins, polarity, wake, radio).")

@@ -128,6 +128,12 @@ deep_wake = None
 FLASH_BLOCK = 4096
 FLASH_BLOCKS = 64
 _seed_dir = os.getenv("DRAWSENSE_VB_FILES") or ""
+# drawsense board serve: the board's filesystem is a host folder, mounted at
+# "/" by serve (no littlefs image), and the event lines go to a file, since
+# the console belongs to mpremote.
+_root = os.getenv("DRAWSENSE_VB_ROOT") or ""
+_ev_path = os.getenv("DRAWSENSE_VB_EVENTS") or ""
+_events = open(_ev_path, "a") if _ev_path else None
 _cut_at = int(os.getenv("DRAWSENSE_VB_CUT_AT") or "0")
 
 
@@ -185,6 +191,9 @@ _mounted = False
 
 def mount_flash():
     global _mounted
+    if _root:
+        flash.reads = 0
+        return
     if _mounted:
         os.umount("/flash")
         _mounted = False
@@ -228,7 +237,11 @@ _radio_since = 0
 def emit(kind, **fields):
     fields["type"] = kind
     fields["t"] = now_us
-    print("@vb", json.dumps(fields))
+    if _events is None:
+        print("@vb", json.dumps(fields))
+    else:
+        _events.write("@vb " + json.dumps(fields) + "\n")
+        _events.flush()
 
 
 def _rand():

@@ -1,0 +1,370 @@
+"""drawsense board serve (prototype): the real mpremote CLI drives the virtual
+board through its pty.
+
+Each test powers on a fresh board (serve() in a thread) on its own root
+folder, then runs `python -m mpremote connect /dev/pts/N ...` subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tty
+from pathlib import Path
+
+import pytest
+
+from drawsense import paths, serve
+
+import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
+
+if not sys.platform.startswith("linux"):  # the ^C relay reads /proc; CI and this project run on Linux
+    pytest.skip("drawsense board serve is Linux-only (its ^C relay reads /proc)", allow_module_level=True)
+
+
+class Board:
+    def __init__(self, root: Path):
+        self.root = root
+        self.stop = threading.Event()
+        self.log: list[str] = []
+        got: list[str] = []
+        ready = threading.Event()
+
+        def on_ready(path: str) -> None:
+            got.append(path)
+            ready.set()
+
+        self.error: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                serve.serve(root, ready=on_ready, stop=self.stop, log=self.log.append)
+            except BaseException as e:  # surfaced by the fixture
+                self.error.append(e)
+                ready.set()
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+        assert ready.wait(10), "serve() never became ready"
+        assert not self.error, self.error
+        self.pty = got[0]
+
+    def mpremote(self, *args: str, timeout: float = 10, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mpremote", "connect", self.pty, *args],
+                              capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+    def talk(self, data: bytes, until: bytes, timeout: float = 5, drain: bool = True) -> bytes:
+        """Write raw bytes to the line (as a terminal would) and read until `until`."""
+        fd = os.open(self.pty, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd)
+            # drain what the board said before (its power-on), until quiet
+            while drain and select.select([fd], [], [], 0.2)[0]:
+                os.read(fd, 4096)
+            os.write(fd, data)
+            got = b""
+            end = time.monotonic() + timeout
+            while until not in got and time.monotonic() < end:
+                r, _, _ = select.select([fd], [], [], 0.05)
+                if r:
+                    got += os.read(fd, 4096)
+            assert until in got, got
+            return got
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def board(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    b = Board(root)
+    yield b
+    b.close()
+    assert not b.error, b.error
+
+
+def _ok(p: subprocess.CompletedProcess) -> str:
+    assert p.returncode == 0, f"rc={p.returncode}\nstdout:{p.stdout}\nstderr:{p.stderr}"
+    return p.stdout
+
+
+def test_pty_is_a_real_pts(board):
+    assert board.pty.startswith("/dev/pts/")
+
+
+def test_soft_reset_then_exec(board):
+    t0 = time.perf_counter()
+    out = _ok(board.mpremote("soft-reset", "exec", "print(6*7)"))
+    assert out.strip() == "42"
+    assert time.perf_counter() - t0 < 5
+    # power-on, then one soft reset in the raw REPL (a fresh interpreter), same line
+    assert any(line.startswith("board: boot 2 (raw)") for line in board.log), board.log
+
+
+def test_exec_twice_keeps_the_connection(board):
+    assert _ok(board.mpremote("exec", "print('a')")).strip() == "a"
+    assert _ok(board.mpremote("exec", "print('b')", "+", "exec", "print('c')")).split() == ["b", "c"]
+
+
+def test_cp_then_ls_lands_in_root(board, tmp_path):
+    local = tmp_path / "local.py"
+    local.write_text("print('hello from main')\n")
+    _ok(board.mpremote("cp", str(local), ":main.py"))
+    assert (board.root / "main.py").read_text() == local.read_text()
+    out = _ok(board.mpremote("fs", "ls", ":"))
+    assert "main.py" in out
+    out = _ok(board.mpremote("exec", "import os; print(sorted(os.listdir('/')), os.getcwd())"))
+    assert out.strip() == "['main.py'] /"
+
+
+def test_absolute_paths_stay_in_root(board, tmp_path):
+    (tmp_path / "outside.txt").write_text("secret")
+    _ok(board.mpremote("fs", "mkdir", ":/lib"))
+    assert (board.root / "lib").is_dir()
+    out = _ok(board.mpremote("exec", "import os\n"
+                             "print(sorted(os.listdir('/..')), sorted(os.listdir('/../..')))\n"
+                             "os.chdir('lib'); print(os.getcwd()); os.chdir('../..'); print(os.getcwd())"))
+    assert out.split("\n")[0].strip() == "['lib'] ['lib']"
+    assert "/lib" in out and out.split()[-1] == "/"
+    p = board.mpremote("cat", ":/../outside.txt")
+    assert "secret" not in p.stdout
+
+
+def test_run_script(board, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint('ran', sys.platform, 3 * 14)\n")
+    assert _ok(board.mpremote("run", str(script))).strip() == "ran linux 42"
+
+
+def test_exec_raising_shows_traceback_and_fails(board):
+    p = board.mpremote("exec", "def f():\n    raise ValueError('boom')\nf()")
+    assert p.returncode != 0
+    text = p.stdout + p.stderr
+    assert "Traceback (most recent call last):" in text
+    assert "ValueError: boom" in text
+    # the board is still fine afterwards
+    assert _ok(board.mpremote("exec", "print(1+1)")).strip() == "2"
+
+
+def test_friendly_soft_reset_runs_main(board):
+    board.talk(b"\r", b">>> ")  # powered on, at the friendly REPL
+    (board.root / "main.py").write_text("print('main ran')\n")
+    # Ctrl-D at the friendly REPL (as typed in `mpremote repl`): soft reboot
+    # line, main.py's output, then the banner and prompt
+    got = board.talk(b"\x04", b"information.\r\n>>> ")
+    assert got.startswith(b"\r\nMPY: soft reboot\r\nmain ran\r\nMicroPython ")  # cooked like a board
+    assert got.index(b"main ran") < got.index(b"MicroPython ") < got.index(b'Type "help()"')
+
+
+def test_forever_main_is_interrupted(board):
+    board.talk(b"\r", b">>> ")  # powered on, at the friendly REPL
+    (board.root / "main.py").write_text("n = 0\nwhile True:\n    n += 1\n")
+    # a soft reset from the friendly REPL runs main.py, which never returns
+    board.talk(b"\x04", b"MPY: soft reboot\r\n")
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    # mpremote's ^C interrupts the running main.py before it enters the raw REPL
+    out = _ok(board.mpremote("resume", "exec", "print('alive', n > 0)"))
+    assert out.strip() == "alive True"
+    assert time.perf_counter() - t0 < 5
+
+
+def test_forever_main_at_power_on(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.py").write_text("n = 0\nwhile True:\n    n += 1\n")
+    b = Board(root)
+    try:
+        time.sleep(0.2)  # main.py is running
+        # no soft reset: ^C stops main.py, whose globals the REPL keeps
+        assert _ok(b.mpremote("resume", "exec", "print(n > 0)")).strip() == "True"
+        assert _ok(b.mpremote("exec", "print('n' in globals())")).strip() == "False"  # soft reset: fresh
+    finally:
+        b.close()
+
+
+def test_ctrl_c_as_the_board_starts(tmp_path):
+    # ^C sent while the interpreter is still starting is held, then interrupts
+    # main.py once it runs (never the startup itself, which would kill it)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.py").write_text("while True:\n    pass\n")
+    b = Board(root)
+    try:
+        got = b.talk(b"\x03", b"information.\r\n>>> ", drain=False)
+        assert b'File "main.py", line 2, in <module>\r\nKeyboardInterrupt: \r\n' in got
+        assert b"soft reboot" not in got
+        assert len([line for line in b.log if "boot" in line]) == 1, b.log
+        assert "board: held ^C delivered" in b.log, b.log
+    finally:
+        b.close()
+
+
+def test_reset_in_main_reboots_the_board(tmp_path):
+    # machine.reset() in main.py: the virtual board resets in the same
+    # interpreter (as under vboot) and main.py runs again
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.py").write_text("import machine\n"
+                                  "if machine.reset_cause() != machine.HARD_RESET:\n"
+                                  "    print('resetting')\n"
+                                  "    machine.reset()\n"
+                                  "print('after reset', machine.reset_cause())\n")
+    b = Board(root)
+    try:
+        got = b.talk(b"", b"information.\r\n>>> ", drain=False)
+        assert b"resetting\r\nafter reset 2\r\nMicroPython " in got
+        assert len([line for line in b.log if "boot" in line]) == 1, b.log
+    finally:
+        b.close()
+
+
+def test_main_runs_at_soft_reset_in_friendly_repl(board):
+    board.talk(b"\r", b">>> ")
+    (board.root / "main.py").write_text("booted = 'yes'\n")
+    board.talk(b"\x04", b"information.\r\n>>> ")
+    # "resume" skips mpremote's own soft reset; the board is in the friendly
+    # REPL (from power-on), where main.py's globals are visible
+    assert _ok(board.mpremote("resume", "exec", "print(booted)")).strip() == "yes"
+    # a soft reset in the raw REPL skips main.py (pyexec does the same)
+    assert _ok(board.mpremote("exec", "print('booted' in globals())")).strip() == "False"
+
+
+def test_virtual_hardware_importable(board):
+    out = _ok(board.mpremote("exec", "import machine, board\n"
+                             "print(board.NAME, machine.reset_cause() == machine.SOFT_RESET)"))
+    assert out.split() == ["virtual", "True"]
+
+
+def test_mount_local_dir(board, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "helper.py").write_text("VALUE = bytes(range(256))\n")
+    (work / "data.bin").write_bytes(bytes(range(256)) * 40)
+    out = _ok(board.mpremote("mount", ".", "exec",
+                             "import os, helper\n"
+                             "print(os.getcwd(), sorted(os.listdir()))\n"
+                             "n = ok = 0\n"
+                             "with open('data.bin', 'rb') as f:\n"
+                             "    while True:\n"
+                             "        d = f.read(256)\n"
+                             "        if not d:\n"
+                             "            break\n"
+                             "        n += len(d)\n"
+                             "        ok += d == helper.VALUE\n"
+                             "print(n, ok)\n"
+                             "open('back.txt', 'w').write('from board')",
+                             cwd=work))
+    assert "/remote ['data.bin', 'helper.py']" in out
+    assert "10240 40" in out  # every byte value, 0x03 (^C) and 0x04 (^D) included
+    assert (work / "back.txt").read_text() == "from board"
+
+
+def test_mpremote_reset_is_a_hard_reset(board):
+    (board.root / "main.py").write_text("import machine\nprint('cause', machine.reset_cause())\n")
+    p = board.mpremote("reset")  # exec --no-follow "... machine.reset()"
+    assert p.returncode == 0, p.stderr
+    out = _ok(board.mpremote("resume", "exec", "import machine; print(machine.reset_cause())"))
+    assert out.strip() == "2"  # HARD_RESET, after main.py ran again
+    assert any("hard reset (cause 2)" in line for line in board.log)
+
+
+class Terminal:
+    """`mpremote ... repl` on a pty of its own, typed at as by a person."""
+
+    def __init__(self, args: list[str], cwd: Path):
+        self.fd, slave = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "mpremote", *args], stdin=slave, stdout=slave,
+                                     stderr=slave, cwd=cwd, start_new_session=True)
+        os.close(slave)
+        self.buf = b""
+
+    def expect(self, token: bytes, timeout: float = 5) -> bytes:
+        end = time.monotonic() + timeout
+        while token not in self.buf and time.monotonic() < end:
+            if select.select([self.fd], [], [], 0.05)[0]:
+                try:
+                    self.buf += os.read(self.fd, 4096)
+                except OSError:
+                    break
+        i = self.buf.find(token)
+        assert i >= 0, self.buf
+        got, self.buf = self.buf[:i + len(token)], self.buf[i + len(token):]
+        return got
+
+    def type(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def close(self) -> int | None:
+        self.type(b"\x1d")  # Ctrl-]: leave mpremote's repl
+        try:
+            return self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            os.close(self.fd)
+
+
+def test_repl_mount_soft_reset_remounts(board, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "helper.py").write_text("X = 42\n")
+    t = Terminal(["connect", board.pty, "mount", ".", "repl"], work)
+    try:
+        t.expect(b'information.\r\n>>> ')
+        t.type(b"import helper; print(helper.X)\r")
+        t.expect(b"\r\n42\r\n>>> ")  # cooked: no staircase in mpremote's raw console
+        # a loop typed at the REPL is interrupted by Ctrl-C
+        t.type(b"while True: pass\r\r")
+        time.sleep(0.2)
+        t.type(b"\x03")
+        assert b"KeyboardInterrupt" in t.expect(b">>> ")
+        # Ctrl-D: mpremote sees the board's soft reboot and banner, and mounts again
+        t.type(b"\x04")
+        got = t.expect(b"Remount local directory")
+        assert b"MPY: soft reboot\r\n" in got and b"\r\nMicroPython " in got
+        t.expect(b">>> ")
+        t.type(b"import helper; print(helper.X + 1, helper.__file__)\r")
+        t.expect(b"\r\n43 helper.py\r\n>>> ")  # imported from the mount (cwd /remote)
+    finally:
+        assert t.close() == 0
+
+
+def test_cli_process_stops_on_sigterm(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent / "tools"),
+                                                                     os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", "-v", "--board", "esp32c3", "--root", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        path = proc.stdout.readline().strip()
+        assert path.startswith("/dev/pts/")
+        p = subprocess.run([sys.executable, "-m", "mpremote", "connect", path, "exec",
+                            "import board, esp32; print(board.NAME)"], capture_output=True, text=True, timeout=10)
+        assert p.stdout.strip() == "esp32c3", p
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+        log = proc.stderr.read()
+        pids = [int(line.rsplit(" ", 1)[1]) for line in log.splitlines() if line.startswith("board: boot")]
+        assert pids
+        for pid in pids:  # every interpreter it started is gone (and reaped)
+            assert not Path(f"/proc/{pid}").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

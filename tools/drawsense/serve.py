@@ -1,0 +1,784 @@
+"""`drawsense board serve` (prototype): a virtual board behind a pty.
+
+Unmodified mpremote drives it as it drives a board on a USB serial port:
+
+    serve(root)  ->  prints /dev/pts/N
+    mpremote connect /dev/pts/N cp main.py :main.py + soft-reset + exec "..."
+
+Pieces:
+
+* The client pty: mpremote opens its slave (the "/dev/pts/N" path; mpremote
+  uses its fast pty mode for such paths). This process keeps the slave open
+  too, so mpremote can come and go without hanging up the line.
+* The board: the MicroPython unix port on a second pty in raw mode (8-bit
+  clean, no echo, no CR/LF mangling, no tty signals), started with a boot
+  script (-i) that imports the virtual hardware, remounts the board's "/"
+  onto `root` (a VFS that keeps every path inside it), runs boot.py and
+  main.py from it as a board does, then gives the REPL.
+* The relay between them emulates what the unix port does not do:
+  - Ctrl-D (soft reset) makes the unix port exit; the relay prints the line
+    a board prints ("MPY: soft reboot\r\n") and starts a fresh interpreter
+    in the same REPL mode. After a soft reset in the raw REPL the board
+    skips main.py and answers "raw REPL; CTRL-B to exit\r\n>" (as pyexec
+    does); in the friendly REPL main.py runs, then the banner.
+  - Ctrl-C: the tty does not turn ^C into SIGINT (raw mode, so mpremote's
+    mount protocol can carry 0x03 bytes); the relay sends SIGINT itself when
+    the interpreter has its ^C handler installed (running code with
+    kbd_intr(3)), and passes the byte on otherwise (REPL idle: the REPL
+    reads it; kbd_intr(-1), e.g. mpremote's mount protocol: data). Linux
+    only (reads SigCgt from /proc/<pid>/status).
+  - machine.reset()/deepsleep() typed at the REPL: the interpreter exits
+    with status 0xC0|cause and the relay powers on a fresh one (main.py
+    runs, no soft-reboot line). Resets inside main.py stay in-process, as
+    under vboot.
+  - Output is cooked ("\n" -> "\r\n") in the friendly REPL as a board's
+    stdout is, except inside mpremote's mount-protocol frames.
+
+The virtual hardware (machine, bluetooth, time, esp32 strict fakes from
+vboard/mp) runs on a holstered timeline of `days` days with no edges; its
+"@vb" event lines go to a file, not the console.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+from typing import Callable
+
+from . import boards, paths
+
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+_RAW_MARK = b"raw REPL; CTRL-B to exit\r\n"
+_BANNER_END = b'Type "help()" for more information.\r\n'
+_UP_MARK = b"\x00ds-up\x00"  # the boot script's first output: MicroPython runs it
+_READY_MARK = b"\x00ds-ready\x00"  # the boot script's "boot done" in raw boots
+_FRIENDLY_PROMPT = b">>> "
+_BACKLOG = 1 << 16  # bytes queued either way before the relay stops reading that side
+_DEAF_S = 1.0  # no byte taken by the client for this long with a full backlog: no one listens
+
+PWRON_RESET = 1
+SOFT_RESET = 5
+
+# Runs in the board's interpreter (micropython -i BOOT KIND CAUSE) before its
+# REPL, in __main__'s globals (which the REPL then uses): everything is kept
+# inside one function that deletes itself.
+BOOT_SCRIPT = r'''
+def _ds_boot(g):
+    import sys, os, micropython
+    # ^C (SIGINT from serve) only while boot.py/main.py run: this script must
+    # not be cut short. Then say that MicroPython is up (serve leaves ^C alone
+    # before: the CPython wrapper's own SIGINT handler is in place till now).
+    micropython.kbd_intr(-1)
+    sys.stdout.write("\x00ds-up\x00")
+    kind, cause = sys.argv[1], int(sys.argv[2])
+    # The virtual hardware, from the host paths on MICROPYPATH, before "/"
+    # moves (esp32 exists on esp32-port boards only).
+    for name in ("machine", "bluetooth", "time", "esp32"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    vb = sys.modules.get("_vb")  # its event lines go to DRAWSENSE_VB_EVENTS
+    keep = set(sys.modules)
+
+    class RootFS:
+        # The board's "/" is the host directory `root`: every path is made
+        # absolute and normalised (".." stops at "/") before VfsPosix(root)
+        # sees it, so no path leaves root.
+        def __init__(self, host):
+            self.v = os.VfsPosix(host)
+            self.cwd = "/"
+
+        def p(self, path):
+            if not path.startswith("/"):
+                path = self.cwd + "/" + path
+            parts = []
+            for s in path.split("/"):
+                if s == "..":
+                    if parts:
+                        parts.pop()
+                elif s and s != ".":
+                    parts.append(s)
+            return "/" + "/".join(parts)
+
+        def __repr__(self):
+            return "<RootFS>"
+
+        def mount(self, readonly, mkfs):
+            pass
+
+        def umount(self):
+            pass
+
+        def chdir(self, path):
+            path = self.p(path)
+            if not self.v.stat(path)[0] & 0x4000:
+                raise OSError(20)  # ENOTDIR
+            self.cwd = path
+
+        def getcwd(self):
+            return self.cwd
+
+        def ilistdir(self, path):
+            return self.v.ilistdir(self.p(path))
+
+        def stat(self, path):
+            return self.v.stat(self.p(path))
+
+        def statvfs(self, path):
+            return self.v.statvfs(self.p(path))
+
+        def open(self, path, mode):
+            return self.v.open(self.p(path), mode)
+
+        def mkdir(self, path):
+            self.v.mkdir(self.p(path))
+
+        def rmdir(self, path):
+            self.v.rmdir(self.p(path))
+
+        def remove(self, path):
+            self.v.remove(self.p(path))
+
+        def rename(self, old, new):
+            self.v.rename(self.p(old), self.p(new))
+
+    os.umount("/")
+    os.mount(RootFS(os.getenv("DRAWSENSE_SERVE_ROOT")), "/")
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", "/lib"]
+    sys.argv[:] = []
+    g.pop("__file__", None)
+
+    def run(name):
+        try:
+            os.stat(name)
+        except OSError:
+            return
+        with open(name) as f:
+            code = compile(f.read(), name, "exec")
+        g["__file__"] = name
+        micropython.kbd_intr(3)
+        try:
+            exec(code, g)
+        finally:
+            micropython.kbd_intr(-1)
+
+    booting = [True]
+    if vb is not None:
+        vb.reset_cause = cause
+        # Under this boot loop a reset unwinds to it (as in vboot). From the
+        # REPL nothing would catch it: the interpreter exits instead with
+        # status 0xC0 | cause, and serve boots a fresh one.
+        machine = sys.modules["machine"]
+
+        def at_repl(fn):
+            def call(*args):
+                try:
+                    return fn(*args)
+                except vb.Reset as r:
+                    if booting[0]:
+                        raise
+                    raise SystemExit(0xC0 | r.cause)
+            return call
+
+        machine.reset = at_repl(machine.reset)
+        machine.soft_reset = at_repl(machine.soft_reset)
+        machine.deepsleep = at_repl(machine.deepsleep)
+    raw = kind == "raw"
+    while True:
+        try:
+            if vb is not None:
+                vb.boot()
+                vb.sleep_awake(vb.board.BOOT_MS * 1000)
+            run("boot.py")
+            if kind == "main":
+                run("main.py")
+            break
+        except SystemExit:
+            raise  # a board soft-resets; here the interpreter exits, serve restarts it
+        except (KeyboardInterrupt, Exception) as e:
+            sys.print_exception(e)  # as pyexec does for main.py; the REPL follows
+            break
+        except BaseException as e:
+            # The virtual board's own unwinds (reset, brown-out, power cut, end of
+            # the timeline); anything else is reported and the REPL follows.
+            if vb is None:
+                sys.print_exception(e)
+                break
+            if isinstance(e, vb.Stop):
+                vb.finish()
+                print("virtual board: end of the timeline; REPL only")
+                break
+            if isinstance(e, vb.Reset):
+                vb.reset_cause = e.cause
+                vb.emit("reset", cause=e.cause)
+            elif isinstance(e, vb.Brownout):
+                vb.brownout()
+            elif isinstance(e, vb.PowerCut):
+                vb.power_cut()
+            else:
+                sys.print_exception(e)
+                break
+            # a reset empties RAM: the firmware's modules and main.py's globals go
+            for name in list(sys.modules):
+                if name not in keep:
+                    del sys.modules[name]
+            for name in list(g):
+                if name not in ("__name__", "_ds_boot"):
+                    del g[name]
+            kind = "main"  # a hard reset runs main.py again
+    booting[0] = False
+    if raw:
+        sys.stdout.write("\x00ds-ready\x00")
+
+
+_ds_boot(globals())
+globals().pop("_ds_boot", None)
+'''
+
+
+def _holstered_timeline(days: float) -> dict:
+    return {
+        "name": "serve",
+        "seed": 1,
+        "duration_us": int(days * 86400 * 1_000_000),
+        "initial_out": False,  # switch closed: holstered
+        "battery": [[0, 3000]],
+        "wrap_after_ms": 2000,
+    }
+
+
+def _sigint_caught(pid: int) -> bool | None:
+    """Whether `pid` has a SIGINT handler (MicroPython running code with
+    kbd_intr(3)); None if unknown (no /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        return None
+    return None
+
+
+class _Board:
+    """One run of the interpreter (power-on to soft reset) on its own pty."""
+
+    def __init__(self, cmd: list[str], env: dict, cwd: str):
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                                         start_new_session=True, close_fds=True)
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        self.fd = master
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+class _MountFrames:
+    """Finds mpremote's mount-protocol requests in the board's output.
+
+    While a local directory is mounted, the board sends 0x18, a command byte
+    and the command's arguments (transport_serial.fs_hook_code): binary, to
+    be passed on untouched; everything else is console text."""
+
+    # command -> its arguments: b = s8, i = s32, s = s32 length then bytes
+    ARGS = {1: "s", 2: "s", 3: "", 4: "ss", 5: "b", 6: "bi", 7: "b", 8: "bs", 9: "bib", 10: "s", 11: "ss",
+            12: "s", 13: "s"}
+    SIZE = {"b": 1, "i": 4, "s": 4}
+
+    def __init__(self):
+        self.state = "text"  # text | cmd (command byte next) | args
+        self.todo = ""  # arguments still to come
+        self.kind = ""  # the one being read: b, i, s (its length) or d (an s's bytes)
+        self.need = 0
+        self.length = bytearray()
+
+    def _arg(self) -> None:
+        if not self.todo:
+            self.state = "text"
+            return
+        self.kind, self.todo = self.todo[0], self.todo[1:]
+        self.need = self.SIZE[self.kind]
+        self.length.clear()
+        self.state = "args"
+
+    def split(self, data: bytes):
+        """Yield (is_text, bytes) pieces of `data`, in order."""
+        i, n = 0, len(data)
+        while i < n:
+            if self.state == "text":
+                j = data.find(b"\x18", i)
+                if j < 0:
+                    yield True, data[i:]
+                    return
+                if j > i:
+                    yield True, data[i:j]
+                yield False, data[j:j + 1]
+                i = j + 1
+                self.state = "cmd"
+            elif self.state == "cmd":
+                args = self.ARGS.get(data[i])
+                yield False, data[i:i + 1]
+                i += 1
+                if args is None:
+                    self.state = "text"  # not a request after all
+                else:
+                    self.todo = args
+                    self._arg()
+            else:
+                take = min(self.need, n - i)
+                yield False, data[i:i + take]
+                if self.kind == "s":
+                    self.length += data[i:i + take]
+                i += take
+                self.need -= take
+                if self.need:
+                    continue
+                if self.kind == "s":
+                    size = int.from_bytes(self.length, "little", signed=True)
+                    if size > 0:
+                        self.kind, self.need = "d", size
+                        continue
+                self._arg()
+
+
+class Server:
+    """The relay; `serve()` is the blocking entry point."""
+
+    def __init__(self, root: Path, board: str = "virtual", *, heapsize: str = "192K", days: float = 10.0,
+                 events: Path | None = None, log: Callable[[str], None] | None = None):
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"board root {self.root} is not a directory")
+        self.board_def = boards.load(board)
+        self.heapsize = heapsize
+        self.days = days
+        self.log = log or (lambda msg: None)
+        self.trace = bool(os.environ.get("DRAWSENSE_SERVE_TRACE"))
+        self._tmp = tempfile.TemporaryDirectory(prefix="drawsense-serve-")
+        tmp = Path(self._tmp.name)
+        (tmp / "timeline.json").write_text(json.dumps(_holstered_timeline(days)))
+        (tmp / "edges.bin").write_bytes(b"")
+        self.boot_script = tmp / "_dsboot.py"
+        self.boot_script.write_text(BOOT_SCRIPT)
+        self.env = dict(os.environ)
+        self.env.update({
+            "MICROPYPATH": os.pathsep.join([str(self.root), str(paths.VBOARD_MP), str(self.board_def.dir)]),
+            "DRAWSENSE_SERVE_ROOT": str(self.root),
+            "DRAWSENSE_VB_TIMELINE": str(tmp / "timeline.json"),
+            "DRAWSENSE_VB_EDGES": str(tmp / "edges.bin"),
+            "DRAWSENSE_VB_FLASH": str(tmp / "flash.img"),
+            "DRAWSENSE_VB_FILES": "",
+            "DRAWSENSE_VB_HEAP": "0",
+            "DRAWSENSE_VB_CUT_AT": "0",
+            "DRAWSENSE_VB_ROOT": str(self.root),  # _vb: the board's filesystem is root, no littlefs
+        })
+        self.events = Path(events).resolve() if events else tmp / "events.txt"
+        self.env["DRAWSENSE_VB_EVENTS"] = str(self.events)
+        self.tmp = tmp
+        self.client_fd, self.client_slave = pty.openpty()
+        tty.setraw(self.client_slave)
+        os.set_blocking(self.client_fd, False)
+        self.pty_path = os.ttyname(self.client_slave)
+        self.board: _Board | None = None
+        self.to_client = bytearray()
+        self.to_board = bytearray()
+        self.held = bytearray()  # client input while the board boots into the raw REPL
+        self.mode = "friendly"  # REPL mode of the running interpreter, from its output
+        self.phase = "boot"  # boot (friendly: main.py may run), rawboot (0..2), repl
+        self.rawboot_stage = 0
+        self.scan = bytearray()  # output not yet matched against the markers
+        self.pending_intr = False
+        self.last_sigint = 0.0
+        self.boots = 0
+        self.mounted = False  # mpremote's remote filesystem is mounted (binary protocol on the line)
+        self._frames = _MountFrames()
+        self.typed = bytearray()  # tail of the client's input, to see mount/umount go by
+        self.last_out = 0  # last byte sent to the client (CR/LF cooking across chunks)
+        self.last_drain = 0.0  # when the client's side last took bytes
+
+    # ---------------------------------------------------------------- boards
+
+    def _start(self, kind: str, cause: int) -> None:
+        cmd = [paths.micropython(), "-X", f"heapsize={self.heapsize}", "-i", str(self.boot_script), kind, str(cause)]
+        self.board = _Board(cmd, self.env, str(self.tmp))
+        self.boots += 1
+        self.scan.clear()
+        self.up = False
+        self.prebuf = bytearray()
+        self.pending_intr = False
+        self.mounted = False
+        self._frames = _MountFrames()
+        self.to_board.clear()
+        if kind == "raw":
+            self.phase, self.rawboot_stage = "rawboot", 0
+        else:
+            self.phase = "boot"
+            self.mode = "friendly"
+            self.to_board += self.held
+            self.held.clear()
+        self.log(f"board: boot {self.boots} ({kind}), pid {self.board.proc.pid}")
+
+    def _board_exited(self) -> None:
+        assert self.board is not None
+        lived = time.monotonic() - self.board.started
+        self.board.close()
+        rc = self.board.proc.returncode
+        self.log(f"board: interpreter exited ({rc}) in {self.mode} mode")
+        self.board = None
+        if self.prebuf:  # whatever it said before the boot script ran (an error)
+            self._to_client(bytes(self.prebuf))
+        if self.phase != "repl" and lived < 0.2:
+            time.sleep(0.05)  # a boot loop (main.py calling sys.exit) is a board's too; don't spin
+        cause = rc & 0x0F if rc is not None and rc & 0xF0 == 0xC0 else SOFT_RESET
+        if cause != SOFT_RESET:
+            # machine.reset()/deepsleep() at the REPL: the chip restarts, main.py runs
+            self.log(f"board: hard reset (cause {cause})")
+            self._start("main", cause)
+            return
+        self._to_client(SOFT_REBOOT)
+        if self.mode == "raw":
+            self._start("raw", SOFT_RESET)
+        else:
+            self._start("main", SOFT_RESET)
+
+    # ---------------------------------------------------------------- relay
+
+    def _from_board(self, data: bytes) -> None:
+        if not self.up:
+            # Until the boot script announces itself the interpreter is still
+            # starting (the CPython wrapper's SIGINT handler is in place).
+            self.prebuf += data
+            at = self.prebuf.find(_UP_MARK)
+            if at < 0:
+                return
+            data = bytes(self.prebuf[:at] + self.prebuf[at + len(_UP_MARK):])
+            self.prebuf.clear()
+            self.up = True
+            if not data:
+                return
+        if self.phase == "rawboot":
+            self._rawboot(data)
+            return
+        self._to_client(data)
+        self.scan += data
+        raw_at = self.scan.rfind(_RAW_MARK)
+        friendly_at = self.scan.rfind(_BANNER_END)
+        if raw_at > friendly_at:
+            self.mode, self.phase = "raw", "repl"
+            del self.scan[:raw_at + len(_RAW_MARK)]
+        elif friendly_at > raw_at:
+            self.mode, self.phase = "friendly", "repl"
+            self.pending_intr = False  # boot is over: nothing left to interrupt
+            del self.scan[:friendly_at + len(_BANNER_END)]
+        del self.scan[:-64]
+
+    def _to_client(self, data: bytes) -> None:
+        # A board's stdout is cooked (print's "\n" goes out as "\r\n"); the unix
+        # port's is not, which staircases `mpremote repl` (its console has
+        # output processing off). Cook text in the friendly REPL; never in the
+        # raw REPL (mpremote's machine interface: "\n" is all it needs, and
+        # its output may be binary), nor inside mpremote's mount-protocol
+        # frames (binary on the line while a local directory is mounted).
+        if self.mounted:
+            out = bytearray()
+            for is_text, part in self._frames.split(data):
+                out += self._cook(part) if is_text else part
+                if part:
+                    self.last_out = part[-1]
+            data = bytes(out)
+        else:
+            data = self._cook(data)
+        if data:
+            self.last_out = data[-1]
+            self.to_client += data
+
+    def _cook(self, data: bytes) -> bytes:
+        if self.mode != "friendly" or b"\n" not in data:
+            return data
+        out = bytearray()
+        prev = self.last_out
+        for line in data.split(b"\n")[:-1]:
+            out += line
+            if (line[-1:] or bytes([prev])) != b"\r":
+                out += b"\r"
+            out += b"\n"
+            prev = 0x0A
+        out += data[data.rfind(b"\n") + 1:]
+        return bytes(out)
+
+    def _rawboot(self, data: bytes) -> None:
+        # Soft reset in the raw REPL: boot.py's output goes through, then the
+        # unix port's banner is swallowed, ^A sent for it, and its raw prompt
+        # handed on as a board gives it after "MPY: soft reboot".
+        self.scan += data
+        if self.rawboot_stage == 0:
+            at = self.scan.find(_READY_MARK)
+            if at < 0:
+                keep = len(_READY_MARK) - 1
+                self._to_client(bytes(self.scan[:-keep]))
+                del self.scan[:-keep]
+                return
+            self._to_client(bytes(self.scan[:at]))
+            del self.scan[:at + len(_READY_MARK)]
+            self.rawboot_stage = 1
+        if self.rawboot_stage == 1:
+            at = self.scan.find(_FRIENDLY_PROMPT)
+            if at < 0:
+                return
+            del self.scan[:at + len(_FRIENDLY_PROMPT)]
+            self.to_board += b"\x01"
+            self.rawboot_stage = 2
+        if self.rawboot_stage == 2:
+            at = self.scan.find(RAW_PROMPT)
+            if at < 0:
+                return
+            rest = bytes(self.scan[at + len(RAW_PROMPT):])
+            self.scan.clear()
+            self._to_client(RAW_PROMPT)
+            self.mode, self.phase = "raw", "repl"
+            self.to_board += self.held
+            self.held.clear()
+            if rest:
+                self._from_board(rest)
+
+    def _from_client(self, data: bytes) -> None:
+        self.typed += data
+        if b"__mount()" in self.typed:  # mpremote's fs hook (transport_serial.mount_local)
+            self.mounted = True
+            self.typed.clear()
+        elif b'os.umount("/remote")' in self.typed:  # umount_local
+            self.mounted = False
+            self.typed.clear()
+        del self.typed[:-32]
+        if self.board is None or self.phase == "rawboot":
+            self.held += data
+            return
+        chunks = data.split(b"\x03")
+        for i, chunk in enumerate(chunks):
+            if i:
+                self._ctrl_c()
+            self.to_board += chunk
+
+    def _ctrl_c(self) -> None:
+        assert self.board is not None
+        pid = self.board.proc.pid
+        if not self.up:
+            self.pending_intr = True  # still starting: interrupt main.py once it runs
+            self.log("board: ^C while the interpreter starts: held")
+            return
+        caught = _sigint_caught(pid)
+        if caught:
+            if time.monotonic() - self.last_sigint > 0.3:
+                self._flush_board()  # bytes before the ^C reach the board first
+                os.kill(pid, signal.SIGINT)
+                self.last_sigint = time.monotonic()
+            # else: a second SIGINT while one is pending makes the unix port
+            # exit(1); a board would just interrupt once, so drop it
+        else:
+            self.to_board += b"\x03"
+
+    def _flush_board(self) -> None:
+        if self.board is None:
+            return
+        try:
+            while self.to_board:
+                n = os.write(self.board.fd, self.to_board)
+                del self.to_board[:n]
+        except (BlockingIOError, OSError):
+            pass
+
+    # ---------------------------------------------------------------- loop
+
+    def run(self, ready: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        self._start("main", PWRON_RESET)
+        if ready is not None:
+            ready(self.pty_path)
+        try:
+            while not stop.is_set():
+                self._step(0.05)
+        finally:
+            self.close()
+
+    def _step(self, timeout: float) -> None:
+        b = self.board
+        gone = b is not None and b.proc.poll() is not None
+        if len(self.to_client) > _BACKLOG and time.monotonic() - self.last_drain > _DEAF_S:
+            # No one reads the line (no client connected): a UART drops it.
+            del self.to_client[:-_BACKLOG]
+        # Back-pressure: a side with a full queue waits (the board blocks on its
+        # write, as with a USB-serial line) rather than anything being dropped.
+        rfds = [] if len(self.to_board) > _BACKLOG else [self.client_fd]
+        if b and (len(self.to_client) <= _BACKLOG or gone):
+            rfds.append(b.fd)
+        wfds = []
+        if self.to_client:
+            wfds.append(self.client_fd)
+        if b and self.to_board:
+            wfds.append(b.fd)
+        r, w, _ = select.select(rfds, wfds, [], timeout)
+        if self.client_fd in r:
+            try:
+                data = os.read(self.client_fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError:
+                data = None  # no client opened yet / closed: nothing to read
+            if data:
+                self.log(f"client> {data!r}") if self.trace else None
+                self._from_client(data)
+        if b and b.fd in r:
+            try:
+                data = os.read(b.fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError as e:  # EIO: the interpreter closed its tty (exited)
+                if e.errno != errno.EIO:
+                    raise
+                data = b""
+            if data:
+                self.log(f"board<  {data!r}") if self.trace else None
+                self._from_board(data)
+            elif data == b"":
+                self._board_exited()
+                return
+        if b and gone and b.fd not in r:
+            # exited before select() and nothing left to read, yet no EIO (a
+            # child of it may hold the tty open): the board is gone all the same
+            self._board_exited()
+            return
+        if self.pending_intr and self.board and self.up and _sigint_caught(self.board.proc.pid):
+            self.pending_intr = False
+            self.log("board: held ^C delivered")
+            self._flush_board()
+            os.kill(self.board.proc.pid, signal.SIGINT)
+            self.last_sigint = time.monotonic()
+        if self.board and self.to_board:
+            self._flush_board()
+        if self.to_client:
+            try:
+                n = os.write(self.client_fd, self.to_client)
+                del self.to_client[:n]
+                self.last_drain = time.monotonic()
+            except (BlockingIOError, InterruptedError):
+                pass
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
+        for fd in (self.client_fd, self.client_slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._tmp.cleanup()
+
+
+def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | None = None,
+          stop: threading.Event | None = None, heapsize: str = "192K", days: float = 10.0,
+          events: Path | None = None, log: Callable[[str], None] | None = None) -> None:
+    """Serve the virtual board, its filesystem rooted at `root`, on a new pty.
+
+    Blocks until SIGTERM/SIGINT (when called from the main thread) or until
+    `stop` is set. `ready(path)` is called with the /dev/pts/N path once the
+    board is powered on (default: print it). The virtual board's "@vb <json>"
+    event lines are appended to `events` (default: a temporary file), not
+    printed on the board's console."""
+    stop = stop or threading.Event()
+    if ready is None:
+        def ready(path: str) -> None:
+            print(path, flush=True)
+    server = Server(root, board, heapsize=heapsize, days=days, events=events, log=log)
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        server.run(ready, stop)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def add_parser(board_sub) -> None:
+    """Add `serve` to the CLI's `drawsense board` sub-commands (board_sub is
+    that group's add_subparsers() object)."""
+    p = board_sub.add_parser(
+        "serve", help="serve a virtual board on a pty for mpremote",
+        description="Run the virtual board (MicroPython unix port + the strict hardware fakes) behind a pty "
+                    "that mpremote drives like a board on a serial port: its filesystem is DIR, main.py runs "
+                    "at boot, Ctrl-C interrupts, Ctrl-D soft-resets. Prints the /dev/pts/N path to connect to "
+                    "on its first line.",
+        epilog="example:\n  drawsense board serve --root ./vb &\n  mpremote connect /dev/pts/5 soft-reset exec "
+               "\"print(6*7)\"",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, metavar="DIR",
+                   help="host folder that is the board's filesystem (default: a new empty temporary folder)")
+    p.add_argument("--board", default="virtual", help="board definition (default virtual)")
+    p.add_argument("--heapsize", default="192K", help="MicroPython heap (default 192K, about an ESP32-C3's)")
+    p.add_argument("--days", type=float, default=10.0, help="length of the holstered timeline (default 10)")
+    p.add_argument("--events", type=Path, help="append the virtual board's @vb event lines to this file")
+    p.add_argument("-v", "--verbose", action="store_true", help="log boots and resets on stderr")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.verbose else None
+
+    def ready(path: str) -> None:
+        print(path, flush=True)
+        if sys.stderr.isatty():
+            print(f"mpremote connect {path}   (Ctrl-C here stops the board)", file=sys.stderr, flush=True)
+
+    if args.root is None:
+        import tempfile
+
+        args.root = Path(tempfile.mkdtemp(prefix="drawsense-board-"))
+        print(f"drawsense board serve: the board's filesystem is {args.root}", file=sys.stderr, flush=True)
+    try:
+        serve(args.root, args.board, ready=ready, heapsize=args.heapsize, days=args.days, events=args.events,
+              log=log)
+    except (NotADirectoryError, boards.BoardError, paths.RuntimeMissing) as e:
+        print(f"drawsense board serve: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="drawsense board")
+    add_parser(p.add_subparsers(dest="board_cmd", required=True))
+    args = p.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
