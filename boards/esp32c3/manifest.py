@@ -16,6 +16,6 @@ metadata(version="0.1.0", description="drawsense holster draw sensor firmware")
 
 freeze("../../firmware", tuple(m + ".py" for m in (
     "advert", "app", "battery", "burst", "ccm", "config", "counter", "debounce", "detect", "edges",
-    "events", "hw", "keyfile", "rtcstate",
+    "events", "hw", "keyfile", "rtcstate", "selftest",
 )))
 module("board.py")
