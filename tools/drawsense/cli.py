@@ -20,6 +20,9 @@ examples:
   drawsense sim vibration                running with the gun holstered: no draw expected
   drawsense sim capture.csv --vcd out.vcd   a logic-analyzer capture; waveforms for GTKWave/PulseView
   drawsense sim --json | jq 'select(.type=="adv")'
+  drawsense sim --keys k.db --json | drawsense listen --air - --keys k.db
+  drawsense power --board esp32c3 --cell CR2477 --plot life.png
+  drawsense board serve --root ./vb          then: mpremote connect <printed pty> ...
   drawsense boards
 """
 
@@ -179,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="drawsense",
         description="Holster draw sensor tools: run the MicroPython firmware on a virtual board, receive "
-                    "and verify its signed adverts, and manage the keys.",
+                    "and verify its signed adverts, manage the keys, model the battery, watch a fleet, and "
+                    "drive boards (real, or virtual on a pty) with mpremote.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"drawsense {__version__}")
