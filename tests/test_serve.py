@@ -368,3 +368,14 @@ def test_cli_process_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_rename_on_the_served_board_is_a_real_rename(board):
+    # the firmware's counter is written to a .tmp file and renamed over the
+    # real one: a rename that quietly did nothing would reuse nonces
+    root = board.root
+    (root / "ds_ctr.bin").write_bytes(b"old")
+    out = _ok(board.mpremote("exec", "f = open('x.tmp', 'wb'); f.write(b'new'); f.close(); "
+                                     "import os; os.rename('x.tmp', 'ds_ctr.bin'); print(sorted(os.listdir()))"))
+    assert "['ds_ctr.bin']" in out
+    assert (root / "ds_ctr.bin").read_bytes() == b"new" and not (root / "x.tmp").exists()

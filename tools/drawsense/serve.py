@@ -99,6 +99,7 @@ def _ds_boot(g):
         # sees it, so no path leaves root.
         def __init__(self, host):
             self.v = os.VfsPosix(host)
+            self.host = host.rstrip("/")
             self.cwd = "/"
 
         def p(self, path):
@@ -153,7 +154,10 @@ def _ds_boot(g):
             self.v.remove(self.p(path))
 
         def rename(self, old, new):
-            self.v.rename(self.p(old), self.p(new))
+            # Not self.v.rename: VfsPosix(root) builds both paths in one
+            # shared buffer, so rename(a, b) would become rename(b, b) and a
+            # firmware's atomic write-and-rename would silently do nothing.
+            os.VfsPosix().rename(self.host + self.p(old), self.host + self.p(new))
 
     os.umount("/")
     os.mount(RootFS(os.getenv("DRAWSENSE_SERVE_ROOT")), "/")
