@@ -249,10 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser("remove", help="remove a device").add_argument("name")
     k.set_defaults(func=cmd_keys)
 
-    from . import bench, fleet, power, provision, serve
+    from . import bench, deploy, fleet, power, provision, serve
 
     power.add_parser(sub)
     fleet.add_parser(sub)
+    deploy.add_parser(sub)
     provision.add_parser(sub)
     bench.add_parser(sub)
     bd = sub.add_parser("board", help="work with a board: serve a virtual one on a pty for mpremote",
