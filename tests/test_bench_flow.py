@@ -54,3 +54,47 @@ def test_serve_provision_deploy_bench(tmp_path):
     finally:
         board.send_signal(signal.SIGTERM)
         board.wait(timeout=20)
+
+
+def test_poke_a_draw_into_a_running_served_board(tmp_path):
+    """The firmware runs on the served board in real time; poking the sensor
+    "out" is a draw it detects and signs, as the receiver verifies."""
+    import time
+
+    from drawsense import vboard
+    from drawsense.keystore import KeyStore
+    from drawsense.receiver import Receiver
+    from drawsense import protocol
+
+    root, events, keys, ctl = tmp_path / "board", tmp_path / "air.log", tmp_path / "k.db", tmp_path / "ctl.json"
+    root.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tools"),
+                                                                     os.environ.get("PYTHONPATH")])))
+
+    def drawsense(*args, timeout=120):
+        return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=timeout)
+
+    board = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", "--root", str(root),
+                              "--events", str(events), "--control", str(ctl)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port = board.stdout.readline().strip()
+        assert drawsense("provision", "--port", port, "--name", "h1", "--keys", str(keys)).returncode == 0
+        assert drawsense("deploy", "--port", port, "--board", "virtual").returncode == 0  # resets: firmware runs
+        time.sleep(1.0)  # boot and settle, in real time
+        assert drawsense("board", "poke", "--control", str(ctl), "--sensor", "out").returncode == 0
+        rx = Receiver(KeyStore(keys))
+        draws = []
+        deadline = time.monotonic() + 10
+        while not draws and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for e in vboard.parse(events.read_text())[0]:
+                if e["type"] == "adv":
+                    ev = rx.feed(protocol.mfr_of(bytes.fromhex(e["data"])) or b"", t_ms=e["t_ms"])
+                    if ev is not None and ev.event == "draw":
+                        draws.append(ev)
+        assert draws and draws[0].device == "h1" and draws[0].since_draw_ms == 30
+    finally:
+        board.send_signal(signal.SIGTERM)
+        board.wait(timeout=20)

@@ -3,7 +3,6 @@ freeze manifests that cannot go stale."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -5,7 +5,6 @@ sensor; an unprovisioned sensor sends nothing."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from drawsense import paths, serve
+from drawsense import serve
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -105,10 +105,8 @@ def test_pty_is_a_real_pts(board):
 
 
 def test_soft_reset_then_exec(board):
-    t0 = time.perf_counter()
     out = _ok(board.mpremote("soft-reset", "exec", "print(6*7)"))
     assert out.strip() == "42"
-    assert time.perf_counter() - t0 < 5
     # power-on, then one soft reset in the raw REPL (a fresh interpreter), same line
     assert any(line.startswith("board: boot 2 (raw)") for line in board.log), board.log
 
@@ -174,11 +172,10 @@ def test_forever_main_is_interrupted(board):
     # a soft reset from the friendly REPL runs main.py, which never returns
     board.talk(b"\x04", b"MPY: soft reboot\r\n")
     time.sleep(0.2)
-    t0 = time.perf_counter()
-    # mpremote's ^C interrupts the running main.py before it enters the raw REPL
+    # mpremote's ^C interrupts the running main.py before it enters the raw
+    # REPL (mpremote's own timeout fails the test if it does not)
     out = _ok(board.mpremote("resume", "exec", "print('alive', n > 0)"))
     assert out.strip() == "alive True"
-    assert time.perf_counter() - t0 < 5
 
 
 def test_forever_main_at_power_on(tmp_path):

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-import os
 import secrets
 from pathlib import Path
 
@@ -256,10 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_parser(sub)
     provision.add_parser(sub)
     bench.add_parser(sub)
-    bd = sub.add_parser("board", help="work with a board: serve a virtual one on a pty for mpremote",
+    bd = sub.add_parser("board", help="serve a virtual board on a pty for mpremote, and poke its sensor",
                         description="Boards. 'serve' runs the virtual board behind a pty that unmodified "
-                                    "mpremote can drive (exec, run, cp, fs, soft-reset, mount, repl).")
-    serve.add_parser(bd.add_subparsers(dest="board_cmd", metavar="ACTION", required=True))
+                                    "mpremote can drive (exec, run, cp, fs, soft-reset, mount, repl); 'poke' "
+                                    "moves its sensor or sets its battery while it runs.")
+    bsub = bd.add_subparsers(dest="board_cmd", metavar="ACTION", required=True)
+    serve.add_parser(bsub)
+    serve.add_poke_parser(bsub)
 
     b = sub.add_parser("boards", help="list the supported boards",
                        description="List the board definitions under boards/ (pins, polarity, wake, radio).")

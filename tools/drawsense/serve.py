@@ -205,8 +205,9 @@ def _ds_boot(g):
     while True:
         try:
             if vb is not None:
+                # (no virtual boot time here: a served board runs in real
+                # time, and its boot takes what the interpreter's start takes)
                 vb.boot()
-                vb.sleep_awake(vb.board.BOOT_MS * 1000)
             run("boot.py")
             if kind == "main":
                 run("main.py")
@@ -375,7 +376,8 @@ class Server:
     """The relay; `serve()` is the blocking entry point."""
 
     def __init__(self, root: Path, board: str = "virtual", *, heapsize: str = "192K", days: float = 10.0,
-                 events: Path | None = None, log: Callable[[str], None] | None = None):
+                 events: Path | None = None, log: Callable[[str], None] | None = None,
+                 control: Path | None = None):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotADirectoryError(f"board root {self.root} is not a directory")
@@ -404,6 +406,11 @@ class Server:
         })
         self.events = Path(events).resolve() if events else tmp / "events.txt"
         self.env["DRAWSENSE_VB_EVENTS"] = str(self.events)
+        # A served board runs in real time; `drawsense board poke` moves its
+        # sensor and sets its battery through this file.
+        self.control = Path(control).resolve() if control else tmp / "control.json"
+        self.env["DRAWSENSE_VB_REALTIME"] = "1"
+        self.env["DRAWSENSE_VB_CONTROL"] = str(self.control)
         self.tmp = tmp
         self.client_fd, self.client_slave = pty.openpty()
         tty.setraw(self.client_slave)
@@ -707,7 +714,8 @@ class Server:
 
 def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | None = None,
           stop: threading.Event | None = None, heapsize: str = "192K", days: float = 10.0,
-          events: Path | None = None, log: Callable[[str], None] | None = None) -> None:
+          events: Path | None = None, log: Callable[[str], None] | None = None,
+          control: Path | None = None) -> None:
     """Serve the virtual board, its filesystem rooted at `root`, on a new pty.
 
     Blocks until SIGTERM/SIGINT (when called from the main thread) or until
@@ -719,7 +727,7 @@ def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | 
     if ready is None:
         def ready(path: str) -> None:
             print(path, flush=True)
-    server = Server(root, board, heapsize=heapsize, days=days, events=events, log=log)
+    server = Server(root, board, heapsize=heapsize, days=days, events=events, log=log, control=control)
     old = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -749,8 +757,62 @@ def add_parser(board_sub) -> None:
     p.add_argument("--heapsize", default="192K", help="MicroPython heap (default 192K, about an ESP32-C3's)")
     p.add_argument("--days", type=float, default=10.0, help="length of the holstered timeline (default 10)")
     p.add_argument("--events", type=Path, help="append the virtual board's @vb event lines to this file")
+    p.add_argument("--control", type=Path, metavar="FILE",
+                   help="the file 'drawsense board poke --control FILE' writes to move the sensor and set the "
+                        "battery while the board runs (default: one in a temporary folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="log boots and resets on stderr")
     p.set_defaults(func=cmd_serve)
+
+
+def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = None) -> dict:
+    """Set the served board's sensor ("in"/"out") and/or battery (mV at rest);
+    the board reads the file within 50 ms. Written atomically."""
+    import json
+
+    try:
+        want = json.loads(control.read_text())
+    except (OSError, ValueError):
+        want = {}
+    if sensor is not None:
+        want["sensor"] = sensor
+    if battery_mv is not None:
+        want["battery_mv"] = battery_mv
+    tmp = control.with_name(control.name + ".tmp")
+    tmp.write_text(json.dumps(want))
+    os.replace(tmp, control)
+    return want
+
+
+def add_poke_parser(board_sub) -> None:
+    p = board_sub.add_parser(
+        "poke", help="move a served virtual board's sensor, or set its battery, while it runs",
+        description="Change what the virtual board of 'drawsense board serve --control FILE' senses: the "
+                    "holster sensor (in = holstered, out = drawn) and the cell's voltage at rest. The running "
+                    "firmware sees the change within 50 ms.",
+        epilog="example:\n  drawsense board serve --root vb --control vb.ctl &\n"
+               "  drawsense board poke --control vb.ctl --sensor out      (a draw)\n"
+               "  drawsense board poke --control vb.ctl --battery 2450",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("--control", type=Path, required=True, metavar="FILE", help="the served board's control file")
+    p.add_argument("--sensor", choices=("in", "out"), help="in: holstered; out: drawn")
+    p.add_argument("--battery", type=int, metavar="MV", help="the cell's voltage at rest, mV")
+    p.set_defaults(func=cmd_poke)
+
+
+def cmd_poke(args) -> int:
+    if args.sensor is None and args.battery is None:
+        print("drawsense board poke: say what to change: --sensor in|out and/or --battery MV", file=sys.stderr)
+        return 2
+    if args.battery is not None and not 1000 <= args.battery <= 4500:
+        print(f"drawsense board poke: --battery {args.battery}: give the cell's voltage in mV (1000-4500)",
+              file=sys.stderr)
+        return 2
+    if not args.control.parent.is_dir():
+        print(f"drawsense board poke: {args.control}: no such folder (the path 'board serve --control' was given)",
+              file=sys.stderr)
+        return 2
+    print(json.dumps(poke(args.control, sensor=args.sensor, battery_mv=args.battery)))
+    return 0
 
 
 def cmd_serve(args) -> int:
@@ -768,6 +830,7 @@ def cmd_serve(args) -> int:
         print(f"drawsense board serve: the board's filesystem is {args.root}", file=sys.stderr, flush=True)
     try:
         serve(args.root, args.board, ready=ready, heapsize=args.heapsize, days=args.days, events=args.events,
+              control=args.control,
               log=log)
     except (NotADirectoryError, boards.BoardError, paths.RuntimeMissing) as e:
         print(f"drawsense board serve: {e}", file=sys.stderr)

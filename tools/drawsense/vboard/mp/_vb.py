@@ -132,6 +132,19 @@ _seed_dir = os.getenv("DRAWSENSE_VB_FILES") or ""
 # "/" by serve (no littlefs image), and the event lines go to a file, since
 # the console belongs to mpremote.
 _root = os.getenv("DRAWSENSE_VB_ROOT") or ""
+# ... and virtual time follows the wall clock, with the sensor and battery
+# set from a control file while it runs (drawsense board poke).
+_realtime = os.getenv("DRAWSENSE_VB_REALTIME") == "1"
+_control = os.getenv("DRAWSENSE_VB_CONTROL") or ""
+_battery_override = 0
+if _realtime:
+    import select
+    import utime  # the built-in clock (the fake time module shadows "time")
+
+    _wall0 = utime.ticks_ms()
+    _poller = select.poll()
+    # the host's own filesystem, whatever the board's "/" is mounted as
+    _host_fs = os.VfsPosix()
 _ev_path = os.getenv("DRAWSENSE_VB_EVENTS") or ""
 _events = open(_ev_path, "a") if _ev_path else None
 _cut_at = int(os.getenv("DRAWSENSE_VB_CUT_AT") or "0")
@@ -263,7 +276,9 @@ _drop_mv = int(_tl.get("battery_drop_mv", 150))
 
 
 def battery_mv():
-    # The cell at rest, as the scenario gives it.
+    # The cell at rest, as the scenario (or a poke) gives it.
+    if _battery_override:
+        return _battery_override
     mv = _battery[0][1]
     for t, v in _battery:
         if t > now_us:
@@ -366,6 +381,38 @@ def addr_hex():
     return ":".join("%02x" % x for x in addr)
 
 
+def _poked():
+    """Real time: the sensor state the control file asks for, if it differs
+    (battery changes are applied on the spot); else None."""
+    global _battery_override
+    try:
+        with _host_fs.open(_control, "r") as f:
+            want = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    mv = want.get("battery_mv")
+    if mv:
+        _battery_override = int(mv)
+    out = want.get("sensor")
+    if out in ("in", "out") and (out == "out") != sensor_out:
+        return out == "out"
+    return None
+
+
+def _pace(t):
+    """Real time: wait on the wall clock until virtual time t, looking at the
+    control file every 50 ms. Returns (when, out) for a poked sensor change,
+    else None."""
+    while True:
+        wall = utime.ticks_diff(utime.ticks_ms(), _wall0) * 1000
+        out = _poked() if _control else None
+        if out is not None:
+            return (max(now_us, min(wall, t)), out)
+        if wall >= t:
+            return None
+        _poller.poll(min(50, (t - wall) // 1000 + 1))
+
+
 def advance(target_us, wake_on_pin):
     """Move virtual time to target_us, firing IRQs and radio events on the way.
 
@@ -377,6 +424,14 @@ def advance(target_us, wake_on_pin):
         t_edge = _edge_t
         t_adv = adv_next if adv_on else INF
         t = min(t_edge, t_adv, wdt_deadline, target_us, end_us)
+        if _realtime:
+            poke = _pace(t)
+            if poke is not None:
+                now_us = poke[0]
+                fired = _sensor_edge(poke[1])
+                if wake_on_pin and (_wake_level_met() if board.PORT == "esp32" else fired):
+                    return True
+                continue
         now_us = t
         if t == t_adv:
             _check_brownout()
