@@ -10,22 +10,32 @@ import signal
 import subprocess
 import sys
 
+import time
+
+from drawsense import protocol, vboard
+from drawsense.keystore import KeyStore
+from drawsense.receiver import Receiver
 from conftest import REPO
+
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tools"), os.environ.get("PYTHONPATH")])))
+
+
+def drawsense(*args, timeout=120):
+    """The CLI, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+
+
+def serve_board(*args):
+    """`drawsense board serve ARGS` in the background; its first line is the pty."""
+    return subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
 
 def test_serve_provision_deploy_bench(tmp_path):
     root, events, keys = tmp_path / "board", tmp_path / "air.log", tmp_path / "k.db"
     root.mkdir()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tools"),
-                                                                     os.environ.get("PYTHONPATH")])))
-
-    def drawsense(*args, timeout=120):
-        return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True,
-                              env=env, timeout=timeout)
-
-    board = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", "--root", str(root),
-                              "--events", str(events)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=env)
+    board = serve_board("--root", str(root), "--events", str(events))
     try:
         port = board.stdout.readline().strip()
         assert port.startswith("/dev/pts/"), board.stderr.read()
@@ -59,25 +69,9 @@ def test_serve_provision_deploy_bench(tmp_path):
 def test_poke_a_draw_into_a_running_served_board(tmp_path):
     """The firmware runs on the served board in real time; poking the sensor
     "out" is a draw it detects and signs, as the receiver verifies."""
-    import time
-
-    from drawsense import vboard
-    from drawsense.keystore import KeyStore
-    from drawsense.receiver import Receiver
-    from drawsense import protocol
-
     root, events, keys, ctl = tmp_path / "board", tmp_path / "air.log", tmp_path / "k.db", tmp_path / "ctl.json"
     root.mkdir()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tools"),
-                                                                     os.environ.get("PYTHONPATH")])))
-
-    def drawsense(*args, timeout=120):
-        return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True,
-                              env=env, timeout=timeout)
-
-    board = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", "--root", str(root),
-                              "--events", str(events), "--control", str(ctl)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+    board = serve_board("--root", str(root), "--events", str(events), "--control", str(ctl))
     try:
         port = board.stdout.readline().strip()
         assert drawsense("provision", "--port", port, "--name", "h1", "--keys", str(keys)).returncode == 0
