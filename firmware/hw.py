@@ -36,7 +36,9 @@ class Hardware:
         return time.ticks_ms()
 
     def rtc_ms(self):
-        # Keeps counting through deep sleep (ticks_ms does not on esp32).
+        # MicroPython's time.time_ns() (library/time in its docs; esp32 and
+        # rp2 have it): the RTC keeps counting through deep sleep, which
+        # ticks_ms does not on esp32.
         return time.time_ns() // 1000000
 
     # -- sensor -----------------------------------------------------------

@@ -16,12 +16,12 @@ import json
 import shutil
 import sqlite3
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from drawsense import bench, provision, serve
+from drawsense import bench, provision
+from served import ServedBoard
 from drawsense.keystore import KeyStore
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
@@ -32,34 +32,12 @@ needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="drawsense board serve is Linux-only (its ^C relay reads /proc)")
 
 
-class Served:
-    """A virtual board served on a pty (serve() in a thread), its "@vb" lines
-    going to an events file."""
+class Served(ServedBoard):
+    """A served board whose "@vb" lines (its air) go to an events file."""
 
     def __init__(self, root: Path, events: Path):
-        self.root, self.events = root, events
-        self.stop = threading.Event()
-        self.error: list[BaseException] = []
-        got: list[str] = []
-        ready = threading.Event()
-
-        def target() -> None:
-            try:
-                serve.serve(root, ready=lambda p: (got.append(p), ready.set()), stop=self.stop, events=events)
-            except BaseException as e:
-                self.error.append(e)
-                ready.set()
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        assert ready.wait(10), "serve() never became ready"
-        assert not self.error, self.error
-        self.pty = got[0]
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
+        super().__init__(root, events=events)
+        self.events = events
 
 
 def _install_firmware(root: Path) -> None:

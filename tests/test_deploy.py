@@ -10,13 +10,13 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from drawsense import boards, checks, deploy, paths, serve
+from served import ServedBoard
+from drawsense import boards, checks, deploy, paths
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -30,32 +30,8 @@ needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="drawsense board serve is Linux-only (its ^C relay reads /proc)")
 
 
-class Board:
-    """serve() in a thread on its own root folder."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.stop = threading.Event()
-        self.error: list[BaseException] = []
-        got: list[str] = []
-        ready = threading.Event()
-
-        def on_ready(path: str) -> None:
-            got.append(path)
-            ready.set()
-
-        def target() -> None:
-            try:
-                serve.serve(root, ready=on_ready, stop=self.stop)
-            except BaseException as e:  # surfaced by the fixture
-                self.error.append(e)
-                ready.set()
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        assert ready.wait(10), "serve() never became ready"
-        assert not self.error, self.error
-        self.pty = got[0]
+class Board(ServedBoard):
+    """The served board, plus what the deploy tests look at."""
 
     def mpremote(self, *args: str, timeout: float = 10) -> str:
         p = subprocess.run([sys.executable, "-m", "mpremote", "connect", self.pty, *args],
@@ -67,10 +43,6 @@ class Board:
         """Every file on the board: bytes and mtime."""
         return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(self.root.iterdir()) if p.is_file()}
 
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture

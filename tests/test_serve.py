@@ -13,14 +13,13 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 import tty
 from pathlib import Path
 
 import pytest
 
-from drawsense import serve
+from served import ServedBoard
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -28,32 +27,10 @@ if not sys.platform.startswith("linux"):  # the ^C relay reads /proc; CI and thi
     pytest.skip("drawsense board serve is Linux-only (its ^C relay reads /proc)", allow_module_level=True)
 
 
-class Board:
+class Board(ServedBoard):
     def __init__(self, root: Path):
-        self.root = root
-        self.stop = threading.Event()
         self.log: list[str] = []
-        got: list[str] = []
-        ready = threading.Event()
-
-        def on_ready(path: str) -> None:
-            got.append(path)
-            ready.set()
-
-        self.error: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                serve.serve(root, ready=on_ready, stop=self.stop, log=self.log.append)
-            except BaseException as e:  # surfaced by the fixture
-                self.error.append(e)
-                ready.set()
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        assert ready.wait(10), "serve() never became ready"
-        assert not self.error, self.error
-        self.pty = got[0]
+        super().__init__(root, log=self.log.append)
 
     def mpremote(self, *args: str, timeout: float = 10, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mpremote", "connect", self.pty, *args],
@@ -79,10 +56,6 @@ class Board:
         finally:
             os.close(fd)
 
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture
