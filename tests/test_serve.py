@@ -244,11 +244,29 @@ def test_mount_local_dir(board, tmp_path):
 
 def test_mpremote_reset_is_a_hard_reset(board):
     (board.root / "main.py").write_text("import machine\nprint('cause', machine.reset_cause())\n")
-    p = board.mpremote("reset")  # exec --no-follow "... machine.reset()"
+    p = board.mpremote("reset")  # exec --no-follow "time.sleep_ms(100); machine.reset()"
     assert p.returncode == 0, p.stderr
+    # mpremote returns before the board's 100 ms sleep ends: the next command's
+    # ^C would cancel the reset (on a real board too), so wait until it happened
+    end = time.monotonic() + 10
+    while not any("hard reset" in line for line in board.log) and time.monotonic() < end:
+        time.sleep(0.02)
     out = _ok(board.mpremote("resume", "exec", "import machine; print(machine.reset_cause())"))
     assert out.strip() == "2"  # HARD_RESET, after main.py ran again
     assert any("hard reset (cause 2)" in line for line in board.log)
+
+
+def test_a_command_during_the_reset_neither_hangs_nor_fails(board):
+    # mpremote's `reset` returns 100 ms before the board resets; the next
+    # mpremote's ^C then lands in that sleep, in the reset, or in the new
+    # boot before main.py runs. Each must interrupt main.py as on a board;
+    # a ^C lost in the restart left mpremote waiting for ever (CI's hang).
+    (board.root / "main.py").write_text("import time\nwhile True:\n    time.sleep_ms(10)\n")
+    for i in range(10):
+        assert board.mpremote("reset").returncode == 0
+        time.sleep(0.02 * i)  # sweep the ^C across the sleep, the reset and the new boot
+        out = _ok(board.mpremote("resume", "exec", "print(6*7)", timeout=15))
+        assert out.strip().splitlines()[-1] == "42", (i, out)
 
 
 class Terminal:

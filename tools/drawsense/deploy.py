@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import boards, checks, paths
-from .remote import RemoteError, mpremote
+from .remote import RemoteError, mpremote, reset
 
 PROTECTED = frozenset({"ds_key.bin", "ds_ctr.bin"})
 
@@ -276,7 +276,7 @@ def deploy(port: str, board: str, *, source: bool = False, force: bool = False, 
         log(f"verified {len(files)} files")
     log("reset")
     try:
-        mpremote(port, "reset", timeout=20)
+        reset(port)
     except RemoteError as e:
         raise DeployError(f"files deployed and verified, but the reset failed: {e} (press the board's reset)",
                           1) from None

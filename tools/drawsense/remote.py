@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+# mpremote's `reset` runs "time.sleep_ms(100); machine.reset()" on the board
+# and returns at once (no-follow). The next mpremote to connect within those
+# 100 ms would ^C the sleep and leave the old firmware stopped at the REPL, so
+# reset() waits this long before it returns (the sleep, plus the reset itself
+# and a USB-serial port coming back).
+RESET_SETTLE_S = 0.6
 
 
 class RemoteError(RuntimeError):
@@ -28,6 +36,13 @@ def mpremote(port: str, *args: str, timeout: float = 60.0, check: bool = True) -
     if check and p.returncode != 0:
         raise RemoteError(f"{port}: {_why(p)}")
     return p
+
+
+def reset(port: str, *, timeout: float = 20.0) -> None:
+    """Hard-reset the board (boot.py and main.py run again) and return once
+    the reset has happened, so that the next command cannot cancel it."""
+    mpremote(port, "reset", timeout=timeout)
+    time.sleep(RESET_SETTLE_S)
 
 
 def _why(p: subprocess.CompletedProcess) -> str:

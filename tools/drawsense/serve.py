@@ -26,7 +26,9 @@ Pieces:
     the interpreter has its ^C handler installed (running code with
     kbd_intr(3)), and passes the byte on otherwise (REPL idle: the REPL
     reads it; kbd_intr(-1), e.g. mpremote's mount protocol: data). Linux
-    only (reads SigCgt from /proc/<pid>/status).
+    only (reads SigCgt from /proc/<pid>/status). A ^C that comes while an
+    interpreter starts, or while a reset replaces it, is held until main.py
+    runs and then interrupts it, as a board's line would.
   - machine.reset()/deepsleep() typed at the REPL: the interpreter exits
     with status 0xC0|cause and the relay powers on a fresh one (main.py
     runs, no soft-reboot line). Resets inside main.py stay in-process, as
@@ -430,6 +432,12 @@ class Server:
         self.mounted = False  # mpremote's remote filesystem is mounted (binary protocol on the line)
         self._frames = _MountFrames()
         self.typed = bytearray()  # tail of the client's input, to see mount/umount go by
+        # Client bytes handed to the interpreter since it last said anything.
+        # A hard reset from running code (mpremote's `reset`) ends it before
+        # its REPL reads them; a board keeps reading its line across the
+        # reset, so they go to the next interpreter (a ^C there interrupts
+        # main.py), not into the old pty to be lost.
+        self.unanswered = bytearray()
         self.last_out = 0  # last byte sent to the client (CR/LF cooking across chunks)
         self.last_drain = 0.0  # when the client's side last took bytes
 
@@ -439,13 +447,16 @@ class Server:
         cmd = [paths.micropython(), "-X", f"heapsize={self.heapsize}", "-i", str(self.boot_script), kind, str(cause)]
         self.board = _Board(cmd, self.env, str(self.tmp))
         self.boots += 1
+        self.cause = cause
         self.scan.clear()
         self.up = False
         self.prebuf = bytearray()
         self.pending_intr = False
+        self.last_sigint = 0.0  # a new process has no SIGINT pending
         self.mounted = False
         self._frames = _MountFrames()
         self.to_board.clear()
+        self.unanswered.clear()
         if kind == "raw":
             self.phase, self.rawboot_stage = "rawboot", 0
         else:
@@ -466,11 +477,26 @@ class Server:
             self._to_client(bytes(self.prebuf))
         if self.phase != "repl" and lived < 0.2:
             time.sleep(0.05)  # a boot loop (main.py calling sys.exit) is a board's too; don't spin
+        if rc == -signal.SIGINT:
+            # Our SIGINT landed as the code it was meant for ended, after the
+            # unix port had put SIGINT back to its default action. A board
+            # would simply be at its REPL: boot one there, no main.py, the
+            # same reset cause, and hand it what it had not read.
+            self.log("board: ^C came as the code ended; back to the REPL")
+            unread = bytes(self.unanswered)
+            self._start("raw" if self.mode == "raw" else "repl", self.cause)
+            if unread:
+                self._from_client(unread, retyped=True)
+            return
         cause = rc & 0x0F if rc is not None and rc & 0xF0 == 0xC0 else SOFT_RESET
         if cause != SOFT_RESET:
             # machine.reset()/deepsleep() at the REPL: the chip restarts, main.py runs
             self.log(f"board: hard reset (cause {cause})")
+            unread = bytes(self.unanswered)
             self._start("main", cause)
+            if unread:
+                self.log(f"board: {len(unread)} bytes typed during the reset go to the new boot")
+                self._from_client(unread, retyped=True)
             return
         self._to_client(SOFT_REBOOT)
         if self.mode == "raw":
@@ -493,6 +519,7 @@ class Server:
             self.up = True
             if not data:
                 return
+        self.unanswered.clear()
         if self.phase == "rawboot":
             self._rawboot(data)
             return
@@ -578,7 +605,21 @@ class Server:
             if rest:
                 self._from_board(rest)
 
-    def _from_client(self, data: bytes) -> None:
+    def _from_client(self, data: bytes, retyped: bool = False) -> None:
+        if not retyped:
+            self._see_typed(data)
+        if self.board is None or self.phase == "rawboot":
+            self.held += data
+            return
+        self.unanswered += data
+        del self.unanswered[:-_BACKLOG]
+        chunks = data.split(b"\x03")
+        for i, chunk in enumerate(chunks):
+            if i:
+                self._ctrl_c()
+            self.to_board += chunk
+
+    def _see_typed(self, data: bytes) -> None:
         self.typed += data
         if b"__mount()" in self.typed:  # mpremote's fs hook (transport_serial.mount_local)
             self.mounted = True
@@ -587,14 +628,6 @@ class Server:
             self.mounted = False
             self.typed.clear()
         del self.typed[:-32]
-        if self.board is None or self.phase == "rawboot":
-            self.held += data
-            return
-        chunks = data.split(b"\x03")
-        for i, chunk in enumerate(chunks):
-            if i:
-                self._ctrl_c()
-            self.to_board += chunk
 
     def _ctrl_c(self) -> None:
         assert self.board is not None
@@ -604,6 +637,12 @@ class Server:
             self.log("board: ^C while the interpreter starts: held")
             return
         caught = _sigint_caught(pid)
+        if not caught and self.phase == "boot":
+            # Up, but main.py has not started yet (imports, vb.boot()): on a
+            # board the ^C interrupts main.py, so hold it until main.py runs
+            # (the REPL's banner drops it if there is no main.py to stop).
+            self.pending_intr = True
+            return
         if caught:
             if time.monotonic() - self.last_sigint > 0.3:
                 self._flush_board()  # bytes before the ^C reach the board first
