@@ -9,7 +9,9 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -444,6 +446,26 @@ def test_fleet_missing_or_corrupt_store_is_one_line_exit_2(tmp_path, capsys, con
         assert len(err.strip().splitlines()) == 1 and err.startswith("drawsense: ")
         assert str(path) in err
     assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_a_device_just_heard_by_listen_is_not_silent(tmp_path):
+    # the whole path a department uses: the receiver records when it heard
+    # each device, fleet compares that with the clock
+    keys = tmp_path / "k.db"
+    cli = f"{sys.executable} -m drawsense.cli"
+    before = time.time()
+    r = subprocess.run(f"{cli} sim --keys {keys} --json | {cli} listen --air - --keys {keys} --json",
+                       shell=True, capture_output=True, text=True, timeout=120)
+    after = time.time()
+    assert [json.loads(x)["event"] for x in r.stdout.splitlines()] == ["draw", "reminder"], r.stderr
+    p = subprocess.run([*cli.split(), "fleet", "--keys", str(keys), "--json"], capture_output=True, text=True)
+    [row] = [json.loads(x) for x in p.stdout.splitlines()]
+    # the last advert of the default scenario goes out ~11 s into the air,
+    # which plays from when listen started
+    assert before + 10 < row["last_seen"] < after + 12, (before, row["last_seen"], after)
+    assert row["flags"] == [] and row["battery_mv"] == 3000
+    table = subprocess.run([*cli.split(), "fleet", "--keys", str(keys)], capture_output=True, text=True).stdout
+    assert table.splitlines()[1].split()[1:3] == ["just", "now"]
 
 
 def test_ago():

@@ -56,12 +56,13 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
     rx: Receiver | None = None
     children: list[subprocess.Popen] = []
     t0 = time.monotonic()
+    wall_t0 = time.time()  # t_ms = 0 on the wall clock: when a device was heard, for the fleet view
 
     def receiver() -> Receiver:
         nonlocal rx
         if rx is None:
             store = open_store()
-            rx = Receiver(store, window=window)
+            rx = Receiver(store, window=window, wall_t0=wall_t0)
             if not rx.devices:
                 print(f"drawsense: warning: no devices in {store.path}; every advert will be unknown "
                       f"(add one: drawsense keys add NAME)", file=sys.stderr)

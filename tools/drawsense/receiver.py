@@ -14,6 +14,7 @@ found (docs/protocol.md, "Limits").
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -69,8 +70,15 @@ def auto_window(devices: int) -> int:
 
 
 class Receiver:
-    def __init__(self, store: KeyStore, window: int | None = None):
+    """`feed()` takes each advert's `t_ms`, ms on the listener's own clock
+    (an adapter: since listening began; simulated air: the simulator's
+    virtual ms). `wall_t0` is the Unix time at t_ms = 0 (default: now): the
+    key store records `wall_t0 + t_ms / 1000` as when a device was last heard,
+    which is what `drawsense fleet` compares with the clock."""
+
+    def __init__(self, store: KeyStore, window: int | None = None, wall_t0: float | None = None):
         self.store = store
+        self.wall_t0 = time.time() if wall_t0 is None else wall_t0
         devs = store.devices()
         self.window = window if window is not None else auto_window(len(devs))
         self.counts: Counter = Counter()
@@ -139,7 +147,7 @@ class Receiver:
         d.last_frame = mfr
         new_burst = epoch != d.last_epoch
         d.last_epoch = epoch
-        d.dirty = (f.counter, t_ms / 1000, f.battery_mv, f.battery_low)
+        d.dirty = (f.counter, self.wall_t0 + t_ms / 1000, f.battery_mv, f.battery_low)
         if new_burst:
             # On disk before anyone acts on it: replayed after a crash or a
             # restart, this frame is a replay. Later payloads of the same burst
