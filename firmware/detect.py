@@ -69,6 +69,12 @@ class Detector:
         if self._win_edges > cfg.FAULT_EDGES:
             self._win_edges = 0
             return self._go(FAULT)
+        if ticks_diff(now, self._win_start) >= cfg.FAULT_WINDOW_MS:
+            # An expired window's start must stay within ticks_diff's reach
+            # (2**29 ms, ~6 days), or after a quiet week it would read as in
+            # the future and ordinary bounce would add up to a FAULT. poll()
+            # runs at least every IDLE_MS; the next edge opens a new window.
+            self._win_start = ticks_add(now, -cfg.FAULT_WINDOW_MS)
         if deb.poll(now):
             self.changed_at = deb.since
             if deb.out and self.state == HOLSTERED:

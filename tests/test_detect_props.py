@@ -197,3 +197,30 @@ def test_holster_cancels_reminders():
         b.poll(mpcompat.ticks_add(T0, ms))
         events.add(b.event)
     assert advert.REMINDER not in events
+
+
+def test_bounce_after_a_quiet_week_is_no_fault():
+    # The fault window's start must not go stale while the line is quiet:
+    # after 2**29 ms (~6 days) ticks_diff would read it as in the future and
+    # every later bounce would count into one endless window, until a draw
+    # came out as a FAULT. The firmware polls at least every IDLE_MS.
+    det = detect.Detector(config, False, T0)
+    t = T0
+    states = []
+
+    def bounce(t, end_out):
+        for i in range(11):  # 11 edges a draw or re-holster, well under FAULT_EDGES
+            t = mpcompat.ticks_add(t, 1)
+            det.edges(1, (i % 2 == 0) == end_out, t)
+        t = mpcompat.ticks_add(t, 2 * config.HOLSTER_CONFIRM_MS)
+        states.append(detect.NAMES[det.poll(t)])
+        return t
+
+    for week in range(3):
+        for _ in range(3):
+            t = bounce(t, True)
+            t = bounce(t, False)
+        for _ in range(7 * 24):  # a holstered week, polled hourly as app.run does
+            t = mpcompat.ticks_add(t, config.IDLE_MS)
+            assert det.poll(t) == -1
+    assert states == ["DRAWN", "HOLSTERED"] * 9
