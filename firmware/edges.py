@@ -3,7 +3,10 @@ from time import ticks_ms
 
 from micropython import const
 
-_WRAP = const(0x3FFFFFFF)  # edge counter wraps like ticks: stays a small int
+# The edge counter wraps at 2**29: count + 1 is computed before the mask,
+# and on a 32-bit port a small int ends at 2**30 - 1, so a 2**30 wrap
+# would allocate a long int in the hard IRQ once per 2**30 edges.
+_WRAP = const(0x1FFFFFFF)
 
 
 class EdgeLog:
@@ -20,7 +23,7 @@ class EdgeLog:
     """
 
     def __init__(self):
-        self.count = 0  # edges seen, mod 2**30
+        self.count = 0  # edges seen, mod 2**29
         self.t = ticks_ms()  # ticks_ms of the latest edge
         self.level = 0  # line level read in the handler (0/1)
         self._taken = 0
