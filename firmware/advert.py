@@ -42,6 +42,10 @@ class Signer:
 
     def build(self, counter, event, since_draw_ms, battery_mv=0, flags=0):
         """The advert bytes for one payload (<= 31 bytes)."""
+        if counter < 0 or counter > 0xFFFFFFFE:
+            # -1 is Counter.take()'s "exhausted"; struct would pack it as
+            # 0xFFFFFFFF, one nonce for every payload
+            raise ValueError("counter out of range: re-key the device")
         if since_draw_ms < 0 or since_draw_ms > NO_DRAW:
             since_draw_ms = NO_DRAW
         head = bytes((LEN - 1, 0xFF, 0xFF, 0xFF, (VERSION << 4) | (counter & 0x0F))) + self.hint(counter >> 4)

@@ -80,8 +80,12 @@ class Counter:
             self._reserve_from(self.next)
 
     def _reserve_from(self, c):
-        self.limit = min(c + self._reserve, LAST)
-        self._store.write(self.limit)
+        # On flash first: if the write fails, nothing above the old mark is
+        # handed out (a value past the stored mark could be reused after a
+        # power loss).
+        limit = min(c + self._reserve, LAST)
+        self._store.write(limit)
+        self.limit = limit
 
     def new_epoch(self):
         """Start a burst: round up to the next epoch boundary, so a burst's

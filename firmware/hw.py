@@ -95,6 +95,9 @@ class Hardware:
         self.radio_on = False
 
     # -- resets, RTC memory, sleep ----------------------------------------
+    def reset_cause(self):
+        return machine.reset_cause()
+
     def woke_from_deep_sleep(self):
         # rp2 has no DEEPSLEEP_RESET (its deepsleep is a reset through the watchdog)
         return machine.reset_cause() == getattr(machine, "DEEPSLEEP_RESET", -1)

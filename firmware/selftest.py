@@ -7,7 +7,6 @@ import json
 import sys
 import time
 
-import machine
 from micropython import const
 
 VERSION = "0.1.0"
@@ -48,7 +47,7 @@ def report():
         "device": "".join("%02x" % b for b in ident[1]) if ident else None,
         "counter_mark": mark,
         "free_heap": gc.mem_free(),
-        "reset_cause": machine.reset_cause(),
+        "reset_cause": h.reset_cause(),
     }))
 
 
@@ -67,15 +66,23 @@ def trigger(ms=_TEST_MS):
         return
     ctr = counter.Counter(counter.FileStore(counter.PATH), config.COUNTER_RESERVE)
     signer = advert.Signer(ident[0])
+    rest_mv = h.battery_mv()  # at rest, before the radio loads the cell, as every advert carries it
     h.radio_up()
     ctr.new_epoch()
     h.new_address()
     used = []
+    error = None
     end = time.ticks_add(time.ticks_ms(), ms)
     while time.ticks_diff(end, time.ticks_ms()) > 0:
         c = ctr.take()
+        if c < 0:  # the counter has run out: signing on would reuse a nonce
+            error = "counter exhausted"
+            break
         used.append(c)
-        h.advertise(signer.build(c, events.TEST, events.NO_DRAW, h.battery_mv()))
+        h.advertise(signer.build(c, events.TEST, events.NO_DRAW, rest_mv))
         time.sleep_ms(min(config.REFRESH_MS, max(1, time.ticks_diff(end, time.ticks_ms()))))
     h.quiet()
-    print(json.dumps({"sent": len(used), "counters": used}))
+    if error:
+        print(json.dumps({"sent": len(used), "counters": used, "error": error}))
+    else:
+        print(json.dumps({"sent": len(used), "counters": used}))

@@ -57,6 +57,11 @@ def test_serve_provision_deploy_bench(tmp_path):
         assert out["ok"] is True and "FAIL" not in status.values(), status
         assert out["report"]["board"] == "virtual" and out["report"]["key"] == "ok"
         assert {"trigger", "listen"} <= {n.split()[0] for n in status}, status  # the burst went out and was verified
+        # the fleet view now knows the sensor: heard just now, its cell at rest
+        # (the TEST burst carries the resting voltage, as every advert does)
+        f = drawsense("fleet", "--keys", str(keys), "--json")
+        [dev] = [json.loads(x) for x in f.stdout.splitlines()]
+        assert (dev["name"], dev["battery_mv"], dev["flags"]) == ("holster-7", out["report"]["battery_mv"], [])
         # the device that answered is the one provisioned, and the key never showed
         key = (root / "ds_key.bin").read_bytes()[4:36]
         for text in (p.stdout + p.stderr, d.stdout + d.stderr, b.stdout + b.stderr):

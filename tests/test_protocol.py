@@ -45,6 +45,22 @@ def test_firmware_builds_the_documented_bytes_on_micropython(tmp_path):
     assert [r["words"][1] for r in reports(run, "vec")] == [v[5].hex() for v in vecs]
 
 
+def test_firmware_refuses_to_sign_with_an_exhausted_counter(tmp_path):
+    # Counter.take() says -1 when the counter has run out; packed as a nonce
+    # it would be 0xFFFFFFFF for every payload after it
+    run = run_main(tmp_path, """
+import advert
+s = advert.Signer(bytes(range(32)))
+for c in (-1, 0xFFFFFFFF, 0xFFFFFFFE):
+    try:
+        print('ds', 0, 'ctr', c, len(s.build(c, 1, 0, 3000, 0)))
+    except ValueError as e:
+        print('ds', 0, 'ctr', c, 'refused')
+""", quiet(0.1), with_firmware=FIRMWARE)
+    assert [r["words"][1:] for r in reports(run, "ctr")] == \
+        [["-1", "refused"], [str(0xFFFFFFFF), "refused"], [str(0xFFFFFFFE), "25"]]
+
+
 def test_every_advert_is_a_legal_legacy_advert_that_verifies(sim):
     run = sim("draw-reholster")
     known = protocol.KnownDevice(TEST_SECRET)
