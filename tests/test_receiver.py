@@ -240,6 +240,19 @@ def test_the_window_slides_with_the_sensor(tmp_path):
     assert rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, 60 << 4, "draw", 30))) is None  # 20 ahead: out
 
 
+@pytest.mark.parametrize("last", [1, 4, 5, 8])
+def test_window_bursts_past_the_last_accepted_one_are_always_found(tmp_path, last):
+    # wherever the last accepted burst fell in the index, a sensor `window`
+    # bursts on is still resolved (not only half of it, as once), and one
+    # more than 1.5 x window on never is (the index's size is bounded)
+    rx = Receiver(_store(tmp_path), window=8)
+    for epoch in range(1, last + 1):
+        assert rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, epoch << 4, "heartbeat", None)))
+    assert rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, (last + 13) << 4, "draw", 30))) is None
+    assert rx.counts["unknown"] == 1
+    assert rx.feed(protocol.mfr_of(protocol.seal(TEST_SECRET, (last + 8) << 4, "draw", 30))) is not None
+
+
 def test_a_camera_with_few_keys_finds_a_sensor_long_unseen(tmp_path):
     rx = Receiver(_store(tmp_path))  # one key: a wide automatic window
     far = 3_000  # e.g. reboots (16 epochs each) and weeks of heartbeats unseen
@@ -280,6 +293,9 @@ def test_keys_add_list_remove_and_file_mode(tmp_path):
     listing = cli("keys", "--keys", str(keys), "list").stdout + cli("keys", "--keys", str(keys), "list",
                                                                       "--json").stdout
     assert "alice" in listing and secret.hex() not in listing and secret.hex().upper() not in listing
+    # --keys after the action too, as every other command takes it
+    assert cli("keys", "list", "--keys", str(keys), "--json").stdout == cli("keys", "--keys", str(keys), "list",
+                                                                            "--json").stdout
     dup = cli("keys", "--keys", str(keys), "add", "alice")
     assert dup.returncode == 2 and len(dup.stderr.strip().splitlines()) == 1 and "already" in dup.stderr
     assert KeyStore(keys).get("alice").secret == secret  # nothing lost

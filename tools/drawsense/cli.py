@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--adapter", metavar="NAME", help="Bluetooth adapter for a real radio (e.g. hci0)")
     ls.add_argument("--duration", metavar="S", type=float, help="stop after S seconds (real radio)")
     ls.add_argument("--window", metavar="N", type=_positive_int,
-                    help="bursts ahead of the last seen one in which a device is still recognised (default: "
+                    help="bursts past the last accepted one in which a device is always recognised (default: "
                          "as many as a ~10**6-entry index allows, from 4096 for a few keys to 64 for 10,000+)")
     ls.set_defaults(func=cmd_listen)
 
@@ -243,9 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     ksub = k.add_subparsers(dest="keys_cmd", metavar="ACTION", required=True)
     ka = ksub.add_parser("add", help="add a device with a fresh 256-bit secret")
     ka.add_argument("name")
-    ksub.add_parser("list", help="list devices (never their secrets)").add_argument(
-        "--json", action="store_true", help="one JSON object per device")
-    ksub.add_parser("remove", help="remove a device").add_argument("name")
+    kl = ksub.add_parser("list", help="list devices (never their secrets)")
+    kl.add_argument("--json", action="store_true", help="one JSON object per device")
+    kr = ksub.add_parser("remove", help="remove a device")
+    kr.add_argument("name")
+    for action in (ka, kl, kr):  # 'keys list --keys K' as well as 'keys --keys K list', like every other command
+        action.add_argument("--keys", metavar="FILE", type=Path, default=argparse.SUPPRESS,
+                            help=f"key store (default: {default_path()})")
     k.set_defaults(func=cmd_keys)
 
     from . import bench, deploy, fleet, power, provision, serve

@@ -5,11 +5,12 @@
 
 Resolving a device never tries every key: each device contributes the hints
 of a window of epochs around its last accepted one (BACK behind, to tell a
-replay, `window` ahead: by default as many as ~10**6 entries allow, see
+replay; ahead, between `window` and 1.5 x `window`, sliding forward once fewer
+than `window` are left: by default as many as ~10**6 entries allow, see
 auto_window), all in one dict, so a lookup is one hash probe whatever the
-number of keys. A device whose
-counter ran more than `window` epochs past what this receiver last saw is not
-found (docs/protocol.md, "Limits").
+number of keys. A device is always found up to `window` epochs past the last
+one this receiver accepted, never more than 1.5 x `window` (docs/protocol.md,
+"Not defended").
 """
 
 from __future__ import annotations
@@ -63,10 +64,11 @@ AUTO_ENTRIES = 1_000_000  # hint-index size the automatic window aims for
 
 
 def auto_window(devices: int) -> int:
-    """Epochs ahead to index per device: as many as ~10**6 entries allow,
-    between 64 (10,000+ keys: ~80 MB) and 4096 (a camera with a few keys
-    follows a sensor through months of bursts unseen)."""
-    return max(64, min(4096, AUTO_ENTRIES // max(devices, 1)))
+    """Epochs ahead a device is always found in: as many as ~10**6 entries
+    allow (each device indexes up to 1.5 x this), between 64 (from ~10,400
+    keys: ~100 MB at 10,000) and 4096 (a camera with a few keys follows a
+    sensor through months of bursts unseen)."""
+    return max(64, min(4096, AUTO_ENTRIES * 2 // (3 * max(devices, 1))))
 
 
 class Receiver:
@@ -92,7 +94,7 @@ class Receiver:
 
     # -- hint index ------------------------------------------------------
     def _place(self, d: _Dev, epoch: int) -> None:
-        """Index the hints of epochs epoch-BACK .. epoch+window for device d."""
+        """Index the hints of epochs epoch-BACK .. epoch+1.5*window for device d."""
         index = self._index
         for h, e in zip(d.hints, range(d.win_start, d.win_start + len(d.hints))):
             v = index.get(h)
@@ -104,7 +106,8 @@ class Receiver:
                 index[h] = rest if len(rest) > 1 else rest[0]
         start = max(epoch - BACK, 0)
         d.win_start = start
-        d.hints = [int.from_bytes(h, "big") for h in d.keys.hints(start, epoch + self.window + 1 - start)]
+        ahead = self.window + self.window // 2
+        d.hints = [int.from_bytes(h, "big") for h in d.keys.hints(start, epoch + ahead + 1 - start)]
         for i, h in enumerate(d.hints):
             v = index.get(h)
             mine = d.idx << 32 | (start + i)
@@ -154,7 +157,7 @@ class Receiver:
             # are written lazily (flush()): replayed, they fold into this
             # event and start nothing.
             self._write(d)
-        if epoch + self.window // 2 >= d.win_start + len(d.hints):  # half the lookahead used: slide
+        if epoch + self.window >= d.win_start + len(d.hints):  # fewer than `window` ahead: slide
             self._place(d, epoch)
         if not new_burst:
             return None  # a later payload of a burst already reported
