@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from served import ServedBoard
-from drawsense import boards, checks, deploy, paths
+from drawsense import boards, checks, deploy, paths, vboard
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -51,7 +51,8 @@ def board(tmp_path):
     root.mkdir()
     (root / "ds_key.bin").write_bytes(KEY)
     (root / "ds_ctr.bin").write_bytes(CTR)
-    b = Board(root)
+    b = Board(root, events=tmp_path / "events.log")
+    b.events = tmp_path / "events.log"
     yield b
     b.close()
     assert not b.error, b.error
@@ -95,8 +96,13 @@ def test_deploy_to_empty_board_runs_the_firmware(board, capsys, tmp_path):
     assert lines[1] == f"compiling {len(MODULES)} modules for host"
     assert f"{N_FILES} of {N_FILES} files changed" in lines
     assert f"verified {N_FILES} files" in lines and lines[-1] == "reset"
-    # after the reset main.py ran the firmware (resume: no soft reset, its modules are still loaded)
-    time.sleep(0.3)
+    # after the reset main.py runs the firmware: wait till the virtual board
+    # logs its first sleep (the main loop runs), then look (resume: no soft
+    # reset, its modules are still loaded)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not any(
+            e["type"] == "sleep" for e in vboard.parse(board.events.read_text() if board.events.exists() else "")[0]):
+        time.sleep(0.02)
     assert board.mpremote("resume", "exec", "import sys; print('app' in sys.modules)").strip() == "True"
     # and the deployed modules work
     rep = json.loads(board.mpremote("exec", "import selftest; selftest.report()").strip().splitlines()[-1])
