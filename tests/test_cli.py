@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def drawsense(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True,
@@ -82,3 +84,49 @@ def test_help_explains_the_commands():
     assert r.returncode == 0 and "sim" in r.stdout and "boards" in r.stdout
     r = drawsense("sim", "--help")
     assert "vibration" in r.stdout and "--vcd" in r.stdout and ".csv" in r.stdout
+
+
+@pytest.mark.parametrize("args, says", [
+    (["power", "--days", "0"], "argument --days: must be a number more than 0"),
+    (["power", "--days", "nan"], "argument --days"),
+    (["power", "--drawn-s", "-10"], "argument --drawn-s"),
+    (["power", "--draws-per-day", "1000", "--drawn-s", "3600"], "more than a day out of the holster"),
+    (["power", "--plot", "/nonexistent/life.png"], "give a file in an existing folder"),
+    (["fleet", "--now", "inf"], "argument --now"),
+    (["listen", "--window", "99999999999"], "argument --window: must be a whole number from 1"),
+    (["board", "serve", "--heapsize", "banana"], "argument --heapsize"),
+    (["board", "serve", "--days", "nan"], "argument --days"),
+])
+def test_bad_numbers_are_one_line_usage_errors(args, says):
+    r = drawsense(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert says in r.stderr.strip().splitlines()[-1]  # the error is one line (argparse puts its usage first)
+
+
+def test_a_scenario_longer_than_a_month_is_refused_not_run(tmp_path):
+    huge = tmp_path / "huge.toml"
+    huge.write_text('name = "x"\n[[segment]]\nstate = "holstered"\nduration_ms = 1e12\n')
+    r = drawsense("sim", str(huge))
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"drawsense: {huge}:4: segment 1: duration_ms must be at most 2678400000 (31 days), got 1000000000000.0")
+
+
+@pytest.mark.parametrize("line", ['{"type": "adv", "t_ms": ' + "9" * 400 + ', "addr": "a", "data": "00"}',
+                                  "[" * 100_000])
+def test_absurd_air_lines_are_one_line_errors(tmp_path, line):
+    air = tmp_path / "air.jsonl"
+    air.write_text(line + "\n")
+    r = drawsense("listen", "--air", str(air), "--keys", str(tmp_path / "k.db"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f"drawsense: {air}:1: "), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # drawsense sim --json | head -1
+    p = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "sim", "--json"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(60) == 1 and json.loads(first)["type"] == "boot"
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

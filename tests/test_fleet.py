@@ -468,6 +468,33 @@ def test_a_device_just_heard_by_listen_is_not_silent(tmp_path):
     assert table.splitlines()[1].split()[1:3] == ["just", "now"]
 
 
+def test_a_locked_key_store_is_a_one_line_error_and_loses_nothing(tmp_path):
+    path = tmp_path / "k.db"
+    store = KeyStore(path)
+    store.add("alpha")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    store.db.execute("PRAGMA busy_timeout = 50")  # instead of waiting the default 10 s
+    with pytest.raises(keystore.KeyStoreError) as e:
+        store.add("beta")
+    assert "locked by another program" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(keystore.KeyStoreError, match="locked"):
+        store.accept("alpha", 5, 0.0, 3000, False)
+    other.execute("ROLLBACK")
+    assert [d.name for d in store.devices()] == ["alpha"] and store.get("alpha").last_counter == -1
+    assert store.accept("alpha", 5, 0.0, 3000, False)  # and it works once the lock is gone
+    store.close()
+
+
+def test_a_foreign_meta_schema_is_refused(tmp_path):
+    path = tmp_path / "k.db"
+    KeyStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET v = 'x' WHERE k = 'schema'")
+    with pytest.raises(keystore.KeyStoreError, match="unknown key store schema 'x'"):
+        KeyStore(path, create=False)
+
+
 def test_ago():
     assert fleet.ago(None) == "never"
     assert fleet.ago(5) == "just now"

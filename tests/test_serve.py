@@ -7,6 +7,7 @@ folder, then runs `python -m mpremote connect /dev/pts/N ...` subprocesses.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from served import ServedBoard
-from drawsense import paths
+from drawsense import paths, serve
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -391,3 +392,27 @@ def test_rename_on_the_served_board_is_a_real_rename(board):
                                      "import os; os.rename('x.tmp', 'ds_ctr.bin'); print(sorted(os.listdir()))"))
     assert "['ds_ctr.bin']" in out
     assert (root / "ds_ctr.bin").read_bytes() == b"new" and not (root / "x.tmp").exists()
+
+
+def test_poke_writes_only_a_control_file(tmp_path, capsys):
+    from drawsense import cli
+
+    def poke(path, *args):
+        code = cli.main(["board", "poke", "--control", str(path), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    ctl = tmp_path / "vb.ctl"
+    code, out, err = poke(ctl, "--sensor", "out")  # no served board made it: a typo, say
+    assert code == 2 and "no such control file" in err and err.count("\n") == 1 and not ctl.exists()
+    serve.poke(ctl)  # as board serve does at start
+    assert poke(ctl, "--sensor", "out")[0] == 0
+    assert poke(ctl, "--battery", "2450")[0] == 0
+    assert json.loads(ctl.read_text()) == {"sensor": "out", "battery_mv": 2450}
+    other = tmp_path / "notes.json"
+    other.write_text('{"mine": [1, 2, 3]}\n')
+    for victim in (other, tmp_path):  # someone else's file, a folder
+        before = other.read_text()
+        code, out, err = poke(victim, "--sensor", "in")
+        assert code == 2 and "not a served board's control file" in err and err.count("\n") == 1, err
+        assert other.read_text() == before and not list(tmp_path.glob("*.tmp"))

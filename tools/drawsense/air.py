@@ -44,6 +44,7 @@ __all__ = ["AirError", "SimulatedAirScanner", "parse_ad", "scan", "DEFAULT_RSSI"
 AirSource = Union[str, "os.PathLike[str]", IO[str], IO[bytes], Iterable[Union[str, bytes]]]
 
 DEFAULT_RSSI = -60
+MAX_T_MS = 1e12  # ~30 years of virtual time: past that a t_ms is garbage
 """dBm given to an ``adv`` line without ``"rssi"``."""
 
 #: company id of drawsense adverts (0xFFFF: Bluetooth SIG id for tests, see firmware/advert.py);
@@ -417,12 +418,13 @@ class SimulatedAirScanner(BaseBleakScanner):
             return None
         try:
             obj = json.loads(line)
-        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; [[[[... nested past the limit
             obj = None
         if not isinstance(obj, dict):
             raise self._error("not a JSON object")
         t = obj.get("t_ms")
-        if self._duration_ms is not None and isinstance(t, (int, float)) and not isinstance(t, bool):
+        if self._duration_ms is not None and isinstance(t, (int, float)) and not isinstance(t, bool) \
+                and 0 <= t <= MAX_T_MS:
             if self._t0 is None:
                 self._t0 = float(t)
             elif t - self._t0 > self._duration_ms:
@@ -449,8 +451,9 @@ class SimulatedAirScanner(BaseBleakScanner):
         if isinstance(rssi, bool) or not isinstance(rssi, (int, float)) or not -127 <= rssi <= 20:
             raise self._error(f'"rssi" is not a dBm value from -127 to 20: {rssi!r}')
         t = obj.get("t_ms")
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-            raise self._error(f'"t_ms" is not a number of milliseconds: {t!r}')
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= MAX_T_MS:
+            # (comparisons, not math.isfinite: a 400-digit int would overflow it; NaN fails both)
+            raise self._error(f'"t_ms" is not a number of milliseconds from 0 to {MAX_T_MS:g}: {str(t)[:40]}')
 
         f = parse_ad(raw)
         adv = AdvertisementData(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import secrets
+import subprocess
 from pathlib import Path
 
 from . import __version__, boards, paths, scenario, timeline, vboard
+from .argtypes import whole
 from .keystore import KeyStore, KeyStoreError, default_path
 
 _EPILOG = """\
@@ -24,16 +27,6 @@ examples:
   drawsense board serve --root ./vb          then: mpremote connect <printed pty> ...
   drawsense boards
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return n
 
 
 def _fail(msg: str, code: int = 2) -> int:
@@ -58,6 +51,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
         flash_dir = Path(str(args.keys) + ".sim")
         flash = flash_dir / f"{name}.flash"
         try:
+            flash_dir.mkdir(mode=0o700, exist_ok=True)  # before the store changes: a failure changes nothing
+        except OSError as e:
+            return _fail(f"cannot make the virtual flash folder {flash_dir} ({e.strerror or e})")
+        try:
             store = KeyStore(args.keys)
             dev = store.get(name)
             if dev is None:
@@ -72,7 +69,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
         except KeyStoreError as e:
             return _fail(str(e))
         secret, device_id = dev.secret, dev.device_id
-        flash_dir.mkdir(mode=0o700, exist_ok=True)
     elif not args.unprovisioned:
         secret, device_id = secrets.token_bytes(32), secrets.token_bytes(8)  # a throwaway identity
     if args.vcd:
@@ -91,6 +87,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except vboard.FirmwareCrash as e:
         print(e.detail, file=sys.stderr)
         return _fail(str(e), 1)
+    except subprocess.TimeoutExpired as e:
+        return _fail(f"the simulation did not finish within {e.timeout:g} s of wall time (a shorter scenario?)", 1)
     if args.vcd:
         try:
             with open(args.vcd, "w") as f:
@@ -231,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--on-draw", metavar="CMD", help="shell command to run once per draw")
     ls.add_argument("--adapter", metavar="NAME", help="Bluetooth adapter for a real radio (e.g. hci0)")
     ls.add_argument("--duration", metavar="S", type=float, help="stop after S seconds (real radio)")
-    ls.add_argument("--window", metavar="N", type=_positive_int,
+    ls.add_argument("--window", metavar="N", type=whole(1, 100_000),
                     help="bursts past the last accepted one in which a device is always recognised (default: "
                          "as many as a ~10**6-entry index allows, from 4096 for a few keys to 64 for 10,000+)")
     ls.set_defaults(func=cmd_listen)
@@ -280,7 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (drawsense sim --json | head -1): nothing to
+        # report. Point stdout at /dev/null so the interpreter's own flush at
+        # exit does not fail again (the Python docs' recipe for SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import cell as cellmod
+from .argtypes import number
 from .keystore import KeyStore, KeyStoreError, Reading, default_path
 
 DAY = 86400.0
@@ -176,11 +177,11 @@ def add_parser(subparsers) -> None:
     f.add_argument("--json", action="store_true", help="one JSON object per device")
     f.add_argument("--cell", default="CR2032", choices=sorted(cellmod.CELLS),
                    help="the devices' coin cell, for the state of charge (default: CR2032)")
-    f.add_argument("--heartbeat-h", metavar="H", type=float, default=6.0,
+    f.add_argument("--heartbeat-h", metavar="H", type=number(0, 10_000, above=True), default=6.0,
                    help="the devices' heartbeat period in hours; SILENT after two missed (default: 6)")
-    f.add_argument("--low-mv", metavar="MV", type=float, default=2500,
+    f.add_argument("--low-mv", metavar="MV", type=number(0, 5000), default=2500,
                    help="battery low threshold in mV (default: 2500)")
-    f.add_argument("--now", metavar="T", type=float, default=None,
-                   help="the time to judge from, in the store's clock (default: now; for stores fed "
-                        "from simulated air, whose times are virtual seconds)")
+    f.add_argument("--now", metavar="T", type=number(0, 1e11), default=None,
+                   help="the time to judge from, Unix seconds (default: now; e.g. the end of simulated "
+                        "air, which 'drawsense listen --air' plays from the moment it starts)")
     f.set_defaults(func=cmd_fleet)

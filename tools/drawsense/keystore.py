@@ -66,15 +66,25 @@ def default_path() -> Path:
     return data / "drawsense" / "keys.sqlite"
 
 
+def _blocked(e: sqlite3.Error) -> bool:
+    """SQLite could not write (read-only, or another program holds the lock)."""
+    return any(w in str(e) for w in ("readonly", "locked", "busy"))
+
+
 class KeyStore:
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path)
+        if not str(path):
+            raise KeyStoreError("no key store path given (--keys FILE)")
         if not self.path.exists():
             if not create:
                 raise KeyStoreError(f"{self.path}: no such key store (create one with: drawsense keys add NAME)")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except OSError as e:
+                raise KeyStoreError(f"{self.path}: cannot create the key store ({e.strerror or e})") from None
         elif self.path.is_dir():
             raise KeyStoreError(f"{self.path}: is a folder, not a key store file")
         try:
@@ -90,8 +100,21 @@ class KeyStore:
                 f = Path(str(self.path) + extra)
                 if f.exists():
                     os.chmod(f, 0o600)
+        except sqlite3.OperationalError as e:
+            if _blocked(e):
+                raise self._error(e) from None
+            raise KeyStoreError(f"{self.path}: not a drawsense key store ({e}); nothing was changed") from None
         except sqlite3.DatabaseError as e:
             raise KeyStoreError(f"{self.path}: not a drawsense key store ({e}); nothing was changed") from None
+
+    def _error(self, e: sqlite3.Error) -> KeyStoreError:
+        """A one-line KeyStoreError for an SQLite failure on a store that is ours."""
+        why = str(e)
+        if "readonly" in why:
+            why = "read-only: check the permissions of the file and of its folder"
+        elif "locked" in why or "busy" in why:
+            why = "locked by another program (a running drawsense listen?): try again"
+        return KeyStoreError(f"{self.path}: cannot write the key store ({why}); nothing was changed")
 
     def _migrate(self) -> None:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -111,9 +134,14 @@ class KeyStore:
         meta = dict(self.db.execute("SELECT k, v FROM meta"))
         if meta.get("app") != APP:
             raise sqlite3.DatabaseError("an SQLite file of another program")
-        if int(meta.get("schema", "0")) > SCHEMA:
+        try:
+            schema = int(meta.get("schema", "0"))
+        except ValueError:
+            raise KeyStoreError(f"{self.path}: unknown key store schema {meta['schema']!r}; nothing was changed") \
+                from None
+        if schema > SCHEMA:
             raise KeyStoreError(f"{self.path}: written by a newer drawsense (schema {meta['schema']}); upgrade")
-        if int(meta.get("schema", "0")) < SCHEMA:
+        if schema < SCHEMA:
             self._upgrade()
 
     def _create_battery_table(self) -> None:
@@ -138,18 +166,34 @@ class KeyStore:
             self.db.execute("UPDATE meta SET v = ? WHERE k = 'schema'", (str(SCHEMA),))
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection):
-            self.db = db
+        """One write transaction: all of it or none of it. SQLite's own
+        failures (read-only, locked) come out as one-line KeyStoreErrors."""
+
+        def __init__(self, store: "KeyStore"):
+            self.store = store
+            self.db = store.db
 
         def __enter__(self):
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise self.store._error(e) from None
 
         def __exit__(self, exc_type, exc, tb):
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self.db.execute("COMMIT")
+                    return False
+                except sqlite3.OperationalError as e:
+                    exc = e
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self.store._error(exc) from None
             return False
 
     def _tx(self) -> "KeyStore._Tx":
-        return KeyStore._Tx(self.db)
+        return KeyStore._Tx(self)
 
     # ------------------------------------------------------------------
     def add(self, name: str, secret: bytes | None = None, device_id: bytes | None = None) -> Device:

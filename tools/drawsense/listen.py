@@ -94,6 +94,10 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
     except (airmod.AirError, KeyStoreError) as e:
         print(f"drawsense: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        if rx is not None:
+            rx.flush()  # whoever read our output went away: keep what was accepted
+        raise
     except (BleakError, OSError) as e:  # no adapter, no BlueZ/D-Bus, adapter off
         print(f"drawsense: no Bluetooth adapter to listen with ({type(e).__name__}: {e}); check that "
               f"bluetoothd runs and the adapter is up, or use --air FILE for recorded/simulated air",

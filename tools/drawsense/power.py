@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 
 from . import boards, cell, vboard
+from .argtypes import number
 from .scenario import Scenario
 
 try:
@@ -228,7 +229,18 @@ def _bar(label: str, t: float, total: float) -> None:
 
 def cmd_power(args) -> int:
     import json
+    from pathlib import Path
 
+    if args.draws_per_day * args.drawn_s > 86400:
+        print(f"drawsense: --draws-per-day {args.draws_per_day:g} x --drawn-s {args.drawn_s:g} is more than a day "
+              f"out of the holster", file=sys.stderr)
+        return 2
+    if args.plot:
+        where = Path(args.plot).parent
+        if not where.is_dir() or Path(args.plot).is_dir():
+            print(f"drawsense: --plot {args.plot}: give a file in an existing folder, e.g. life.png",
+                  file=sys.stderr)
+            return 2
     try:
         res = model(args.board, args.cell, args.draws_per_day, days=args.days, drawn_s=args.drawn_s,
                     progress=None if args.json or not sys.stderr.isatty() and not args.progress else _bar)
@@ -244,6 +256,9 @@ def cmd_power(args) -> int:
             plot(res, args.plot)
         except ImportError:
             print("drawsense: --plot needs matplotlib: pip install 'drawsense[plot]'", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as e:  # not writable; a suffix matplotlib has no writer for
+            print(f"drawsense: --plot {args.plot}: cannot write it ({e})", file=sys.stderr)
             return 2
     horizon = args.years
     out = {k: v for k, v in res.items() if not k.startswith("_")}
@@ -289,11 +304,14 @@ def add_parser(sub) -> None:
     p.add_argument("--board", default="esp32c3", help="board (default esp32c3)")
     p.add_argument("--cell", default="CR2032", type=str.upper, choices=sorted(cell.CELLS),
                    help="coin cell (default CR2032)")
-    p.add_argument("--draws-per-day", type=float, default=10.0, metavar="N", help="draws a day (default 10)")
-    p.add_argument("--drawn-s", type=float, default=60.0, metavar="S",
+    p.add_argument("--draws-per-day", type=number(0, 1000), default=10.0, metavar="N",
+                   help="draws a day (default 10)")
+    p.add_argument("--drawn-s", type=number(0.1, 3600), default=60.0, metavar="S",
                    help="how long each draw stays out, seconds (default 60: reminders run meanwhile)")
-    p.add_argument("--days", type=float, default=2.0, metavar="D", help="days to simulate (default 2)")
-    p.add_argument("--years", type=float, metavar="Y", help="a goal: say whether the life reaches Y years")
+    p.add_argument("--days", type=number(0, 60, above=True), default=2.0, metavar="D",
+                   help="days to simulate (default 2)")
+    p.add_argument("--years", type=number(0, 100, above=True), metavar="Y",
+                   help="a goal: say whether the life reaches Y years")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="plot the cell's resting and loaded voltage over its life")
     p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")

@@ -90,6 +90,10 @@ STATES = ("holstered", "drawn", "chatter")
 # A scenario is a simulator input; this many edges is already minutes of
 # solid chatter. The cap turns a typo (min_us = 0.01) into an error, not a hang.
 MAX_EDGES = 1_000_000
+# ... and this long is a month: a simulated holstered hour takes ~0.03 s, so
+# ~20 s of wall time. Longer is a typo (duration_ms = 1e12) or a job for
+# `drawsense power`, which prices days and scales them.
+MAX_DURATION_MS = 31 * 86_400_000
 
 _TOP_KEYS = ("name", "description", "seed", "battery_mv", "bounce_ms", "segment")
 _SEGMENT_KEYS = ("state", "duration_ms", "bounce_ms", "vibration", "chatter", "battery_mv")
@@ -289,6 +293,9 @@ def _load_toml(path: Path, source: str) -> Scenario:
     if not isinstance(raw_segments, list) or not all(isinstance(s, dict) for s in raw_segments):
         raise fail(lines.key("segment"), "segment must be an array of tables: write each one as [[segment]]")
     segments = [_segment(i, raw, default_bounce, lines, fail) for i, raw in enumerate(raw_segments)]
+    if sum(seg.duration_us for seg in segments) > MAX_DURATION_MS * 1000:
+        raise fail(lines.key("segment"), f"the segments add up to more than 31 days ({MAX_DURATION_MS} ms), "
+                                         f"the longest scenario the simulator runs")
 
     s = _generate(segments, seed, battery, fail)
     s.name, s.description, s.source = name, description, source
@@ -319,6 +326,8 @@ def _segment(i: int, raw: dict, default_bounce: float, lines: _Lines, fail) -> _
     if "duration_ms" not in raw:
         raise err(None, "duration_ms is missing: give the segment's length in milliseconds")
     duration = raw["duration_ms"]
+    if _is_number(duration) and duration > MAX_DURATION_MS:
+        raise err("duration_ms", f"duration_ms must be at most {MAX_DURATION_MS} (31 days), got {duration!r}")
     duration_us = round(duration * 1000) if _is_number(duration) else 0
     if duration_us <= 0:
         raise err("duration_ms", f"duration_ms must be a positive number of milliseconds, got {duration!r}")

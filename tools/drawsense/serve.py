@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import boards, paths
+from .argtypes import number
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
@@ -411,6 +412,8 @@ class Server:
         # A served board runs in real time; `drawsense board poke` moves its
         # sensor and sets its battery through this file.
         self.control = Path(control).resolve() if control else tmp / "control.json"
+        if not self.control.exists():  # poke only writes to a control file a served board made
+            poke(self.control)
         self.env["DRAWSENSE_VB_REALTIME"] = "1"
         self.env["DRAWSENSE_VB_CONTROL"] = str(self.control)
         self.tmp = tmp
@@ -778,6 +781,18 @@ def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | 
             signal.signal(sig, handler)
 
 
+def _heapsize(text: str) -> str:
+    """MicroPython's -X heapsize=: bytes, or a number with K or M (16K..64M)."""
+    import argparse
+    import re
+
+    m = re.fullmatch(r"(\d+)([KkMm]?)", text)
+    n = int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20}[m.group(2).lower()] if m else 0
+    if not 16 << 10 <= n <= 64 << 20:
+        raise argparse.ArgumentTypeError(f"give a heap size from 16K to 64M, e.g. 192K, not {text!r}")
+    return text
+
+
 def add_parser(board_sub) -> None:
     """Add `serve` to the CLI's `drawsense board` sub-commands (board_sub is
     that group's add_subparsers() object)."""
@@ -793,8 +808,10 @@ def add_parser(board_sub) -> None:
     p.add_argument("--root", type=Path, metavar="DIR",
                    help="host folder that is the board's filesystem (default: a new empty temporary folder)")
     p.add_argument("--board", default="virtual", help="board definition (default virtual)")
-    p.add_argument("--heapsize", default="192K", help="MicroPython heap (default 192K, about an ESP32-C3's)")
-    p.add_argument("--days", type=float, default=10.0, help="length of the holstered timeline (default 10)")
+    p.add_argument("--heapsize", default="192K", type=_heapsize,
+                   help="MicroPython heap, e.g. 192K or 2M (default 192K, about an ESP32-C3's)")
+    p.add_argument("--days", type=number(0, 3650, above=True), default=10.0,
+                   help="length of the holstered timeline (default 10)")
     p.add_argument("--events", type=Path, help="append the virtual board's @vb event lines to this file")
     p.add_argument("--control", type=Path, metavar="FILE",
                    help="the file 'drawsense board poke --control FILE' writes to move the sensor and set the "
@@ -803,22 +820,38 @@ def add_parser(board_sub) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+class PokeError(ValueError):
+    """A one-line reason the control file cannot be poked."""
+
+
+_CONTROL_KEYS = {"sensor", "battery_mv"}
+
+
 def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = None) -> dict:
     """Set the served board's sensor ("in"/"out") and/or battery (mV at rest);
-    the board reads the file within 50 ms. Written atomically."""
-    import json
-
-    try:
-        want = json.loads(control.read_text())
-    except (OSError, ValueError):
-        want = {}
+    the board reads the file within 50 ms. Written atomically. A missing file
+    is created (serve does that at start); an existing file must be a control
+    file (a JSON object of these settings), so a wrong path is refused rather
+    than overwritten."""
+    want: dict = {}
+    if control.exists():
+        try:
+            want = json.loads(control.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise PokeError(f"{control}: not a served board's control file ({e.__class__.__name__})") from None
+        if not isinstance(want, dict) or not set(want) <= _CONTROL_KEYS:
+            raise PokeError(f"{control}: not a served board's control file (it holds other data)")
     if sensor is not None:
         want["sensor"] = sensor
     if battery_mv is not None:
         want["battery_mv"] = battery_mv
     tmp = control.with_name(control.name + ".tmp")
-    tmp.write_text(json.dumps(want))
-    os.replace(tmp, control)
+    try:
+        tmp.write_text(json.dumps(want))
+        os.replace(tmp, control)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise PokeError(f"{control}: cannot write it ({e.strerror or e})") from None
     return want
 
 
@@ -846,11 +879,15 @@ def cmd_poke(args) -> int:
         print(f"drawsense board poke: --battery {args.battery}: give the cell's voltage in mV (1000-4500)",
               file=sys.stderr)
         return 2
-    if not args.control.parent.is_dir():
-        print(f"drawsense board poke: {args.control}: no such folder (the path 'board serve --control' was given)",
-              file=sys.stderr)
+    if not args.control.exists():
+        print(f"drawsense board poke: {args.control}: no such control file (give the path "
+              f"'drawsense board serve --control' was given, while it runs)", file=sys.stderr)
         return 2
-    print(json.dumps(poke(args.control, sensor=args.sensor, battery_mv=args.battery)))
+    try:
+        print(json.dumps(poke(args.control, sensor=args.sensor, battery_mv=args.battery)))
+    except PokeError as e:
+        print(f"drawsense board poke: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -871,7 +908,7 @@ def cmd_serve(args) -> int:
         serve(args.root, args.board, ready=ready, heapsize=args.heapsize, days=args.days, events=args.events,
               control=args.control,
               log=log)
-    except (NotADirectoryError, boards.BoardError, paths.RuntimeMissing) as e:
+    except (NotADirectoryError, boards.BoardError, paths.RuntimeMissing, PokeError) as e:
         print(f"drawsense board serve: {e}", file=sys.stderr)
         return 2
     return 0
