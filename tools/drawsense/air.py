@@ -275,6 +275,9 @@ def _open_source(air: Any) -> tuple[Any, str]:
     if isinstance(air, (str, os.PathLike)):
         if isinstance(air, str) and air == "-":
             f = sys.stdin
+            if f is None:  # started with stdin closed (<&-)
+                raise AirError("--air -: standard input is closed; pipe 'drawsense sim --json' into it, "
+                               "or give a file")
             name = getattr(f, "name", None) or "<stdin>"
             try:
                 fd = f.fileno()

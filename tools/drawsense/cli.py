@@ -47,7 +47,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         # Provision the virtual device into the key store (created if need
         # be); its flash is kept beside the store so its counter carries on
         # from run to run, as a real device's would.
-        name = args.name or f"sim-{args.board}"
+        name = f"sim-{args.board}" if args.name is None else args.name  # "" is refused by the store
         flash_dir = Path(str(args.keys) + ".sim")
         flash = flash_dir / f"{name}.flash"
         try:
