@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import struct
 import shutil
 import sqlite3
 import sys
@@ -146,6 +147,23 @@ def test_bench_trigger_listen_events_verified_not_a_draw(board, keys, capfd):
                "--events", str(board.events)) == 0
     out, _ = capfd.readouterr()
     assert "verified test event" in out
+
+
+@needs_linux
+def test_an_exhausted_counter_fails_the_trigger_and_says_re_key(board, keys, capfd):
+    assert cli("provision", "--port", board.pty, "--name", "vb-x", "--keys", str(keys)) == 0
+    mark = 0xFFFFFFFE  # the next burst would start past the last counter value
+    (board.root / "ds_ctr.bin").write_bytes(struct.pack("<II", mark, mark ^ 0xFFFFFFFF))
+    capfd.readouterr()
+    assert cli("bench", "--port", board.pty, "--keys", str(keys), "--trigger", "--json") != 0
+    checks = {c["name"]: c for c in json.loads(capfd.readouterr().out)["checks"]}
+    assert checks["trigger"]["status"] == "FAIL"
+    assert "counter has run out" in checks["trigger"]["detail"] and "provision --force" in checks["trigger"]["detail"]
+
+
+def test_a_burst_cut_short_by_the_counter_is_a_failure_too():
+    c = bench._trigger_check({"sent": 15, "counters": list(range(15)), "error": "counter exhausted"})
+    assert c.status == "FAIL" and "after 15 adverts" in c.detail
 
 
 @needs_linux

@@ -92,6 +92,7 @@ def test_help_explains_the_commands():
     (["power", "--drawn-s", "-10"], "argument --drawn-s"),
     (["power", "--draws-per-day", "1000", "--drawn-s", "3600"], "more than a day out of the holster"),
     (["power", "--plot", "/nonexistent/life.png"], "give a file in an existing folder"),
+    (["power", "--days", "1", "--draws-per-day", "24", "--drawn-s", "3600"], "at most 8 h"),
     (["fleet", "--now", "inf"], "argument --now"),
     (["listen", "--window", "99999999999"], "argument --window: must be a whole number from 1"),
     (["board", "serve", "--heapsize", "banana"], "argument --heapsize"),
@@ -130,3 +131,17 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     err = p.stderr.read().decode()
     assert p.wait(60) == 1 and json.loads(first)["type"] == "boot"
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_a_capture_longer_than_a_month_is_refused_at_its_row(tmp_path):
+    csv = tmp_path / "cap.csv"
+    csv.write_text("0,0\n1e9,1\n")
+    r = drawsense("sim", str(csv))
+    assert r.returncode == 2 and r.stderr.strip().startswith(f"drawsense: {csv}:2: time 1e9 is more than 31 days")
+
+
+def test_sim_keys_in_a_new_folder_creates_it(tmp_path):
+    keys = tmp_path / "new" / "sub" / "k.db"
+    r = drawsense("sim", "--keys", str(keys), "--json")
+    assert r.returncode == 0, r.stderr
+    assert keys.exists() and (tmp_path / "new" / "sub" / "k.db.sim").is_dir()

@@ -44,8 +44,8 @@ __all__ = ["AirError", "SimulatedAirScanner", "parse_ad", "scan", "DEFAULT_RSSI"
 AirSource = Union[str, "os.PathLike[str]", IO[str], IO[bytes], Iterable[Union[str, bytes]]]
 
 DEFAULT_RSSI = -60
-MAX_T_MS = 1e12  # ~30 years of virtual time: past that a t_ms is garbage
 """dBm given to an ``adv`` line without ``"rssi"``."""
+MAX_T_MS = 1e12  # ~30 years of virtual time: past that a t_ms is garbage
 
 #: company id of drawsense adverts (0xFFFF: Bluetooth SIG id for tests, see firmware/advert.py);
 #: used for the BlueZ passive-scan pattern only.

@@ -317,6 +317,9 @@ def bench(port: str | None, *, keys: Path | None = None, trigger: bool = False, 
 
 def _trigger_check(trig: dict) -> Check:
     n = trig.get("sent") or 0
+    if trig.get("error") == "counter exhausted":
+        return Check("trigger", "FAIL", f"the device's counter has run out after {n} adverts: it must not sign "
+                                        f"again under this key; re-key it (drawsense provision --force)")
     if n > 0:
         c = trig.get("counters") or []
         return Check("trigger", "PASS", f"TEST burst: {n} adverts, counters {c[0]}..{c[-1]}" if c

@@ -51,7 +51,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         flash_dir = Path(str(args.keys) + ".sim")
         flash = flash_dir / f"{name}.flash"
         try:
-            flash_dir.mkdir(mode=0o700, exist_ok=True)  # before the store changes: a failure changes nothing
+            flash_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # before the store: a failure changes nothing
         except OSError as e:
             return _fail(f"cannot make the virtual flash folder {flash_dir} ({e.strerror or e})")
         try:

@@ -14,6 +14,7 @@ mAh run out.
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import sys
 from dataclasses import dataclass
 
@@ -227,6 +228,9 @@ def _bar(label: str, t: float, total: float) -> None:
         print(file=sys.stderr)
 
 
+MAX_DRAWN_H = 8  # gun-out hours one `drawsense power` run may simulate (~25 s of wall time)
+
+
 def cmd_power(args) -> int:
     import json
     from pathlib import Path
@@ -234,6 +238,13 @@ def cmd_power(args) -> int:
     if args.draws_per_day * args.drawn_s > 86400:
         print(f"drawsense: --draws-per-day {args.draws_per_day:g} x --drawn-s {args.drawn_s:g} is more than a day "
               f"out of the holster", file=sys.stderr)
+        return 2
+    drawn_h = args.days * args.draws_per_day * args.drawn_s / 3600
+    if drawn_h > MAX_DRAWN_H:
+        # awake time is what the simulator spends its wall time on (~2-3 s a drawn hour)
+        print(f"drawsense: this run would simulate {drawn_h:.1f} h with the gun out (--days x --draws-per-day x "
+              f"--drawn-s); at most {MAX_DRAWN_H:g} h: the model scales a few days to the cell's life, so give "
+              f"fewer --days", file=sys.stderr)
         return 2
     if args.plot:
         where = Path(args.plot).parent
@@ -250,6 +261,10 @@ def cmd_power(args) -> int:
     except vboard.FirmwareCrash as e:
         print(e.detail, file=sys.stderr)
         print(f"drawsense: {e}", file=sys.stderr)
+        return 1
+    except subprocess.TimeoutExpired as e:
+        print(f"drawsense: the simulation did not finish within {e.timeout:g} s of wall time (fewer --days?)",
+              file=sys.stderr)
         return 1
     if args.plot:
         try:

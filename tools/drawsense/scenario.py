@@ -534,6 +534,9 @@ def load_csv(path: str, holstered_level: int = 0) -> Scenario:
         if rows and t < rows[-1][1]:
             raise ScenarioError(path, n, f"time {fields[0]} is before the previous row's "
                                          f"(line {rows[-1][0]}): times must be non-decreasing")
+        if rows and (t - rows[0][1]) * scale > MAX_DURATION_MS * 1000:
+            raise ScenarioError(path, n, f"time {fields[0]} is more than 31 days after the first row's, "
+                                         f"longer than the simulator runs")
         rows.append((n, t, int(fields[1])))
     if not rows:
         raise ScenarioError(path, len(lines), "no data rows: expected rows of time_seconds,level")
