@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -145,3 +148,21 @@ def test_sim_keys_in_a_new_folder_creates_it(tmp_path):
     r = drawsense("sim", "--keys", str(keys), "--json")
     assert r.returncode == 0, r.stderr
     assert keys.exists() and (tmp_path / "new" / "sub" / "k.db.sim").is_dir()
+
+
+def test_sigterm_leaves_no_simulated_device_behind(tmp_path):
+    # a month holstered takes ~20 s: stop it (timeout, a supervisor) part-way
+    long = tmp_path / "month.toml"
+    long.write_text('name = "m"\n[[segment]]\nstate = "holstered"\nduration_ms = 2678400000\n')
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    p = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "sim", str(long)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(tmp.glob("drawsense-vb-*/seed")) and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the simulated device exists
+    assert list(tmp.glob("drawsense-vb-*")), "the simulation never started"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(30) == 128 + signal.SIGTERM
+    assert list(tmp.iterdir()) == [], "a temporary folder (with the device's key) was left behind"

@@ -8,6 +8,7 @@ import os
 import sys
 
 import secrets
+import signal
 import subprocess
 from pathlib import Path
 
@@ -272,12 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminated(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # SIGTERM (timeout, a supervisor) unwinds like Ctrl-C, so temporary
+    # folders (a simulated device's flash and key) are removed on the way out
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except BrokenPipeError:
