@@ -36,9 +36,11 @@ class Hardware:
         return time.ticks_ms()
 
     def rtc_ms(self):
-        # MicroPython's time.time_ns() (library/time in its docs; esp32 and
-        # rp2 have it): the RTC keeps counting through deep sleep, which
-        # ticks_ms does not on esp32.
+        # MicroPython's own time.time_ns() (docs/library/time.rst; added in
+        # micropython commit d4b61b0 "extmod/utime_mphal: Add generic
+        # utime.time_ns()", esp32 among the ports; the esp32 and rp2 stubs the
+        # suite type-checks against have it), not CPython's: the RTC keeps
+        # counting through deep sleep, which ticks_ms does not on esp32.
         return time.time_ns() // 1000000
 
     # -- sensor -----------------------------------------------------------
