@@ -280,18 +280,59 @@ def test_mpremote_reset_is_a_hard_reset(board):
     assert any("hard reset (cause 2)" in line for line in board.log)
 
 
+_LOOPING_MAIN = "import time\nwhile True:\n    time.sleep_ms(10)\n"
+
+
 def test_a_command_during_the_reset_neither_hangs_nor_fails(board):
     # mpremote's `reset` returns 100 ms before the board resets; the next
     # mpremote (0.1-0.3 s to start) sends its ^C as the old interpreter
     # exits or as the new one boots, before main.py runs. It must interrupt
     # main.py as on a board; a ^C lost in the restart left mpremote waiting
     # for ever (CI's hang: this sweep hung on most steps before the fix).
-    (board.root / "main.py").write_text("import time\nwhile True:\n    time.sleep_ms(10)\n")
+    (board.root / "main.py").write_text(_LOOPING_MAIN)
     for i in range(10):
         assert board.mpremote("reset").returncode == 0
         time.sleep(0.02 * i)  # sweep the ^C across the sleep, the reset and the new boot
-        out = _ok(board.mpremote("resume", "exec", "print(6*7)", timeout=15))
+        try:
+            out = _ok(board.mpremote("resume", "exec", "print(6*7)", timeout=15))
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"step {i}: mpremote hung\n" + "\n".join(board.log[-30:]))
         assert out.strip().splitlines()[-1] == "42", (i, out)
+
+
+def _exec_after_a_reset_in(board, code: str) -> None:
+    """Run `code` (which resets the board) without waiting, then the next
+    mpremote at once: it must get the raw REPL through the reset."""
+    (board.root / "main.py").write_text(_LOOPING_MAIN)
+    _ok(board.mpremote("exec", "--no-follow", code))
+    try:
+        out = _ok(board.mpremote("resume", "exec", "print(6*7)", timeout=15))
+    except subprocess.TimeoutExpired:
+        pytest.fail("mpremote hung: what it typed was lost in the reset\n" + "\n".join(board.log[-30:]))
+    assert out.strip().splitlines()[-1] == "42"
+    assert any("hard reset (cause 2)" in line for line in board.log)
+
+
+def test_a_command_typed_as_the_board_resets_reaches_the_next_boot(board):
+    # Code that has ^C off (kbd_intr(-1), like mpremote's mount protocol), says
+    # something, then resets: the next mpremote's "\r\x03\r\x01" sits unread on
+    # the line while the board talks and then resets. A board keeps reading its
+    # line across the reset, so the ^C interrupts the next main.py and the ^A
+    # reaches the REPL after it; the relay lost both when the board spoke after
+    # they came (mpremote then waited for ever).
+    _exec_after_a_reset_in(board, "import micropython, time, machine; micropython.kbd_intr(-1); "
+                                  "time.sleep_ms(1500); print('bye'); machine.reset()")
+
+
+def test_a_ctrl_c_answered_by_a_reset_still_interrupts_the_next_boot(board):
+    # Code that answers ^C with machine.reset() never reads the line again, so
+    # the relay hands that ^C and the ^A after it to the next boot: its main.py
+    # is interrupted and mpremote gets its raw REPL (without this, mpremote
+    # waited for ever; the same path covers a SIGINT that lands as a reset
+    # unwinds, which no test can aim at).
+    _exec_after_a_reset_in(board, "import time, machine\ntry:\n    time.sleep_ms(3000)\n"
+                                  "except KeyboardInterrupt:\n    machine.reset()\n")
+    assert any("held ^C delivered" in line for line in board.log)  # main.py of the new boot was interrupted
 
 
 class Terminal:

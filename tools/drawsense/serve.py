@@ -32,7 +32,11 @@ Pieces:
   - machine.reset()/deepsleep() typed at the REPL: the interpreter exits
     with status 0xC0|cause and the relay powers on a fresh one (main.py
     runs, no soft-reboot line). Resets inside main.py stay in-process, as
-    under vboot.
+    under vboot. A board keeps its line across such a reset, so the input
+    the old interpreter never read (the relay holds the pty's slave side
+    open to find it) goes to the new one, and so does a ^C whose SIGINT
+    reached no code that read the line again (it landed as the reset
+    unwound): mpremote's next "^C ^A" is never lost in a reset.
   - Output is cooked ("\n" -> "\r\n") in the friendly REPL as a board's
     stdout is, except inside mpremote's mount-protocol frames.
 
@@ -44,6 +48,7 @@ vboard/mp) runs on a holstered timeline of `days` days with no edges; its
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import pty
@@ -52,6 +57,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import tty
@@ -283,7 +289,14 @@ def _sigint_caught(pid: int) -> bool | None:
 
 
 class _Board:
-    """One run of the interpreter (power-on to soft reset) on its own pty."""
+    """One run of the interpreter (power-on to soft reset) on its own pty.
+
+    The relay keeps the pty's slave side open too (its own non-blocking open
+    of it, so nothing it does changes the interpreter's stdin): what the
+    interpreter had not read of its input when it exited stays there for
+    `unread()`, so a reset does not lose what was typed during it. (With the
+    slave held open the master sees no EIO at exit: the relay watches the
+    process instead.)"""
 
     def __init__(self, cmd: list[str], env: dict, cwd: str):
         master, slave = pty.openpty()
@@ -292,19 +305,56 @@ class _Board:
         try:
             self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
                                          start_new_session=True, close_fds=True)
+        except BaseException:
+            os.close(master)
+            os.close(slave)
+            raise
+        try:
+            self.peek = os.open(os.ttyname(slave), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         finally:
             os.close(slave)
         os.set_blocking(master, False)
         self.fd = master
+        self.written = 0  # bytes written to the interpreter's input so far
+        try:  # readable once the process exits (Linux 5.3+), so an exit wakes the relay at once
+            self.pidfd: int | None = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def pending_input(self) -> int:
+        """Bytes written to the interpreter's input that it has not read."""
+        try:
+            # polling the slave first waits for bytes still on their way from
+            # the master into its queue, so FIONREAD counts every byte written
+            select.select([self.peek], [], [], 0)
+            return int.from_bytes(fcntl.ioctl(self.peek, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+        except OSError:
+            return 0
+
+    def unread(self) -> bytes:
+        """Once the interpreter has exited: the input it never read."""
+        out = bytearray()
+        while len(out) < _BACKLOG and self.pending_input():
+            try:
+                data = os.read(self.peek, 65536)
+            except (BlockingIOError, InterruptedError, OSError):
+                break
+            if not data:
+                break
+            out += data
+        return bytes(out)
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        for fd in (self.fd, self.peek, self.pidfd):
+            if fd is None:
+                continue
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class _MountFrames:
@@ -435,12 +485,11 @@ class Server:
         self.mounted = False  # mpremote's remote filesystem is mounted (binary protocol on the line)
         self._frames = _MountFrames()
         self.typed = bytearray()  # tail of the client's input, to see mount/umount go by
-        # Client bytes handed to the interpreter since it last said anything.
-        # A hard reset from running code (mpremote's `reset`) ends it before
-        # its REPL reads them; a board keeps reading its line across the
-        # reset, so they go to the next interpreter (a ^C there interrupts
-        # main.py), not into the old pty to be lost.
-        self.unanswered = bytearray()
+        # A SIGINT sent to the running interpreter: (bytes written to it
+        # before the ^C, bytes it had read then). If it exits having read
+        # nothing since, the ^C never reached code (it landed as a reset
+        # unwound), and goes to the next boot with the input it did not read.
+        self.sigint_at: tuple[int, int] | None = None
         self.last_out = 0  # last byte sent to the client (CR/LF cooking across chunks)
         self.last_drain = 0.0  # when the client's side last took bytes
 
@@ -456,10 +505,10 @@ class Server:
         self.prebuf = bytearray()
         self.pending_intr = False
         self.last_sigint = 0.0  # a new process has no SIGINT pending
+        self.sigint_at = None
         self.mounted = False
         self._frames = _MountFrames()
         self.to_board.clear()
-        self.unanswered.clear()
         if kind == "raw":
             self.phase, self.rawboot_stage = "rawboot", 0
         else:
@@ -470,10 +519,25 @@ class Server:
         self.log(f"board: boot {self.boots} ({kind}), pid {self.board.proc.pid}")
 
     def _board_exited(self) -> None:
-        assert self.board is not None
-        lived = time.monotonic() - self.board.started
-        self.board.close()
-        rc = self.board.proc.returncode
+        b = self.board
+        assert b is not None
+        lived = time.monotonic() - b.started
+        if b.proc.poll() is None:  # its line closed under it (not expected: the relay holds the slave)
+            b.proc.kill()
+            b.proc.wait()
+        queued = bytes(self.to_board)  # client bytes not written yet (draining may queue the relay's own)
+        self._drain(b)
+        # What a board would still find on its line after a reset: the input
+        # the interpreter never read, then what the relay had not written yet.
+        left = b.unread()
+        unread = left + queued
+        if self.sigint_at is not None:
+            before, had_read = self.sigint_at
+            if b.written - len(left) <= had_read:  # it read nothing after the ^C: the ^C was lost
+                at = min(max(before - (b.written - len(left)), 0), len(unread))
+                unread = unread[:at] + b"\x03" + unread[at:]
+        b.close()
+        rc = b.proc.returncode
         self.log(f"board: interpreter exited ({rc}) in {self.mode} mode")
         self.board = None
         if self.prebuf:  # whatever it said before the boot script ran (an error)
@@ -486,7 +550,6 @@ class Server:
             # would simply be at its REPL: boot one there, no main.py, the
             # same reset cause, and hand it what it had not read.
             self.log("board: ^C came as the code ended; back to the REPL")
-            unread = bytes(self.unanswered)
             self._start("raw" if self.mode == "raw" else "repl", self.cause)
             if unread:
                 self._from_client(unread, retyped=True)
@@ -495,7 +558,6 @@ class Server:
         if cause != SOFT_RESET:
             # machine.reset()/deepsleep() at the REPL: the chip restarts, main.py runs
             self.log(f"board: hard reset (cause {cause})")
-            unread = bytes(self.unanswered)
             self._start("main", cause)
             if unread:
                 self.log(f"board: {len(unread)} bytes typed during the reset go to the new boot")
@@ -522,7 +584,6 @@ class Server:
             self.up = True
             if not data:
                 return
-        self.unanswered.clear()
         if self.phase == "rawboot":
             self._rawboot(data)
             return
@@ -614,8 +675,6 @@ class Server:
         if self.board is None or self.phase == "rawboot":
             self.held += data
             return
-        self.unanswered += data
-        del self.unanswered[:-_BACKLOG]
         chunks = data.split(b"\x03")
         for i, chunk in enumerate(chunks):
             if i:
@@ -648,23 +707,49 @@ class Server:
             return
         if caught:
             if time.monotonic() - self.last_sigint > 0.3:
-                self._flush_board()  # bytes before the ^C reach the board first
-                os.kill(pid, signal.SIGINT)
-                self.last_sigint = time.monotonic()
+                self._sigint()
             # else: a second SIGINT while one is pending makes the unix port
             # exit(1); a board would just interrupt once, so drop it
         else:
             self.to_board += b"\x03"
 
+    def _sigint(self) -> None:
+        b = self.board
+        assert b is not None
+        self._flush_board()  # bytes before the ^C reach the board first
+        # (those a full line left queued are before the ^C all the same)
+        self.sigint_at = (b.written + len(self.to_board), b.written - b.pending_input())
+        os.kill(b.proc.pid, signal.SIGINT)
+        self.last_sigint = time.monotonic()
+
     def _flush_board(self) -> None:
-        if self.board is None:
+        b = self.board
+        if b is None:
             return
         try:
             while self.to_board:
-                n = os.write(self.board.fd, self.to_board)
+                n = os.write(b.fd, self.to_board)
                 del self.to_board[:n]
+                b.written += n
         except (BlockingIOError, OSError):
             pass
+
+    def _drain(self, b: _Board) -> None:
+        """Pass on what an exited interpreter wrote before it went (polling
+        the master waits for bytes still on their way to it)."""
+        taken = 0
+        while taken < 4 * _BACKLOG and select.select([b.fd], [], [], 0)[0]:
+            try:
+                data = os.read(b.fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            taken += len(data)
+            self.log(f"board<  {data!r}") if self.trace else None
+            self._from_board(data)
 
     # ---------------------------------------------------------------- loop
 
@@ -681,20 +766,26 @@ class Server:
 
     def _step(self, timeout: float) -> None:
         b = self.board
-        gone = b is not None and b.proc.poll() is not None
+        if b is not None and b.proc.poll() is not None:
+            self._board_exited()  # at once: mpremote waits only 0.1 s for a soft reset's line
+            return
         if len(self.to_client) > _BACKLOG and time.monotonic() - self.last_drain > _DEAF_S:
             # No one reads the line (no client connected): a UART drops it.
             del self.to_client[:-_BACKLOG]
         # Back-pressure: a side with a full queue waits (the board blocks on its
         # write, as with a USB-serial line) rather than anything being dropped.
         rfds = [] if len(self.to_board) > _BACKLOG else [self.client_fd]
-        if b and (len(self.to_client) <= _BACKLOG or gone):
+        if b and len(self.to_client) <= _BACKLOG:
             rfds.append(b.fd)
+        if b and b.pidfd is not None:
+            rfds.append(b.pidfd)
         wfds = []
         if self.to_client:
             wfds.append(self.client_fd)
         if b and self.to_board:
             wfds.append(b.fd)
+        if b and b.pidfd is None:
+            timeout = min(timeout, 0.01)  # no pidfd to wake on an exit: look often
         r, w, _ = select.select(rfds, wfds, [], timeout)
         if self.client_fd in r:
             try:
@@ -711,7 +802,7 @@ class Server:
                 data = os.read(b.fd, 65536)
             except (BlockingIOError, InterruptedError):
                 data = None
-            except OSError as e:  # EIO: the interpreter closed its tty (exited)
+            except OSError as e:  # EIO: no slave side left (the relay holds one: not expected)
                 if e.errno != errno.EIO:
                     raise
                 data = b""
@@ -721,17 +812,14 @@ class Server:
             elif data == b"":
                 self._board_exited()
                 return
-        if b and gone and b.fd not in r:
-            # exited before select() and nothing left to read, yet no EIO (a
-            # child of it may hold the tty open): the board is gone all the same
+        if b and b.pidfd is not None and b.pidfd in r and b.proc.poll() is not None:
+            # the interpreter has exited: _board_exited passes on its last output first
             self._board_exited()
             return
         if self.pending_intr and self.board and self.up and _sigint_caught(self.board.proc.pid):
             self.pending_intr = False
             self.log("board: held ^C delivered")
-            self._flush_board()
-            os.kill(self.board.proc.pid, signal.SIGINT)
-            self.last_sigint = time.monotonic()
+            self._sigint()
         if self.board and self.to_board:
             self._flush_board()
         if self.to_client:
