@@ -14,6 +14,7 @@ import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 import tty
 from pathlib import Path
@@ -42,7 +43,7 @@ class Board(ServedBoard):
         """Write raw bytes to the line (as a terminal would) and read until `until`."""
         fd = os.open(self.pty, os.O_RDWR | os.O_NOCTTY)
         try:
-            tty.setraw(fd)
+            tty.setraw(fd, termios.TCSANOW)  # (not TCSAFLUSH: that drops what the board already said)
             # drain what the board said before (its power-on), until quiet
             while drain and select.select([fd], [], [], 0.2)[0]:
                 os.read(fd, 4096)
@@ -185,7 +186,7 @@ def test_ctrl_c_as_the_board_starts(tmp_path, monkeypatch):
     try:
         fd = os.open(b.pty, os.O_RDWR | os.O_NOCTTY)
         try:
-            tty.setraw(fd)
+            tty.setraw(fd, termios.TCSANOW)
             os.write(fd, b"\x03")
             end = time.monotonic() + 10
             while not any("held" in line for line in b.log) and time.monotonic() < end:
