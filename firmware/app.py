@@ -178,12 +178,24 @@ def _send(hw, bursts, signer, counter, bat, brownout, now):
         hw.report("burst", events.NAMES[bursts.event], bursts.length)
 
 
+class Timing:
+    """The timing defaults (config.py), with the board's own value wherever
+    board.py defines the same name: a sensor that samples at 20 Hz needs a
+    longer DRAW_CONFIRM_MS than a reed switch's bounce does."""
+
+    def __init__(self, cfg, board):
+        for name in dir(cfg):
+            if name[:1] != "_" and name.isupper():
+                setattr(self, name, getattr(board, name, getattr(cfg, name)))
+
+
 def main(board, cfg):
     """Build the hardware and the identity, then run. Called by main.py."""
     import advert
     import counter
     import hw as hwmod
 
+    cfg = Timing(cfg, board)
     hw = hwmod.Hardware(board)
     saved = rtcstate.unpack(hw.load_rtc())
     woke = saved is not None and hw.woke_from_deep_sleep()

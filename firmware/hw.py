@@ -1,7 +1,6 @@
 # The one module that touches hardware: sensor pin, radio, ADC, RTC memory,
 # sleep, console. Everything else receives a Hardware object (or plain
 # values) as arguments.
-import sys
 import time
 
 import bluetooth
@@ -24,9 +23,9 @@ class Hardware:
         self.radio_on = False
         # Deep sleep where the port can wake on the sensor pin and keeps RTC
         # memory (esp32); elsewhere light sleep with the pin IRQ.
-        self.deep = board.WAKE in ("gpio", "ext0", "ext1")
+        self.deep = board.WAKE == "gpio"
         self._adc = None
-        if board.BATTERY_ADC_PIN >= 0:
+        if board.BATTERY_ADC_PIN >= 0:  # -1: the board has no battery sense
             self._adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN))
             if board.PORT == "esp32":
                 self._adc.atten(machine.ADC.ATTN_11DB)
@@ -52,21 +51,41 @@ class Hardware:
         return self.pin.value() != self._holstered
 
     def arm(self, handler):
-        # Hard IRQ on both edges: the handler only timestamps (edges.py).
-        self.pin.irq(handler=handler, trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING, hard=True)
+        # Both edges; the handler only timestamps (edges.py). esp32's Pin.irq
+        # has no `hard` argument (ports/esp32/machine_pin.c machine_pin_irq:
+        # handler, trigger, wake) and every esp32 pin IRQ is soft: queued on
+        # the scheduler, run at the next bytecode boundary. Elsewhere (rp2,
+        # zephyr, the virtual board) ask for a hard IRQ.
+        trigger = machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING
+        if self.board.PORT == "esp32":
+            self.pin.irq(handler=handler, trigger=trigger)
+        else:
+            self.pin.irq(handler=handler, trigger=trigger, hard=True)
 
     def disarm(self):
         self.pin.irq(handler=None)
 
     # -- battery ----------------------------------------------------------
     def battery_mv(self):
-        """The cell's voltage through the board's divider, 0 if not wired."""
+        """The cell's voltage through the board's divider; 0 if unknown (not
+        wired, or an esp32 without ADC calibration)."""
         adc = self._adc
         if adc is None:
             return 0
         b = self.board
-        read_uv = getattr(adc, "read_uv", None)  # esp32: calibrated by eFuse data
-        uv = read_uv() if read_uv else adc.read_u16() * 3300000 // 65535
+        if b.PORT != "rp2":  # rp2's ADC has no read_uv (ports/rp2/machine_adc.c)
+            try:
+                # esp32: calibrated from eFuse data. The rp2 stubs type-check
+                # this line too, and rightly find no read_uv there.
+                uv = adc.read_uv()  # type: ignore[attr-defined, unused-ignore]
+            except OSError:
+                # ports/esp32/adc.c: no calibration scheme on this chip. Say
+                # so once and report "unknown" rather than a wrong voltage.
+                self._adc = None
+                self.report("battery", "uncalibrated")
+                return 0
+        else:
+            uv = adc.read_u16() * 3300000 // 65535
         return uv * b.BATTERY_DIVIDER_NUM // b.BATTERY_DIVIDER_DEN // 1000
 
     # -- radio ------------------------------------------------------------
@@ -124,15 +143,20 @@ class Hardware:
 
     def sleep(self, ms, log):
         """Wait up to ms, or less once the sensor moves (log.count changes).
-        Light sleep (the sensor pin wakes us) unless the radio is on: BLE does
-        not keep advertising through light sleep on esp32 (micropython#6396),
-        so during a burst we stay awake, in 5 ms naps, so that an edge is
-        looked at within 5 ms rather than at the next payload refresh."""
+        Radio off: light sleep. On rp2 and the virtual board the pin IRQ ends
+        it. On esp32 the chip light-sleeps on its timer alone, SENSOR_POLL_MS
+        at a time, and the caller reads the pin after each nap: a GPIO wake
+        source would leave the pin's interrupt level-triggered after the
+        sleep (board.py, SENSOR_POLL_MS). Radio on: BLE does not keep
+        advertising through light sleep on esp32 (micropython#6396), so
+        during a burst we stay awake, in 5 ms naps, so that an edge is looked
+        at within 5 ms rather than at the next payload refresh."""
         if not self.radio_on:
-            if self.deep:
-                # esp32: light sleep ends on the pin only through a wake source
-                self._wake_on(not self.out())
-            machine.lightsleep(ms)
+            if self.board.PORT == "esp32":
+                poll = self.board.SENSOR_POLL_MS
+                machine.lightsleep(ms if ms < poll else poll)
+            else:
+                machine.lightsleep(ms)
             return
         seen = log.count
         end = time.ticks_add(time.ticks_ms(), ms)
@@ -149,19 +173,17 @@ class Hardware:
         machine.deepsleep(ms)
 
     def _wake_on(self, out):
-        """Arm the esp32 wake source for the sensor line reading `out`."""
-        if sys.platform == "rp2":  # never called there (self.deep is False)
-            raise OSError("rp2: no pin wake source to arm")
-        else:
-            import esp32
+        """Arm the deep-sleep wake source for the sensor line reading `out`.
+        esp32.wake_on_gpio: on the C3 the only pin wake there is (ext0/ext1
+        are not compiled in: ports/esp32/modesp32.c, SOC_PM_SUPPORT_EXT*).
+        ESP-IDF then pulls the pin toward the other level while asleep
+        (board.py: why the sensor must drive the line both ways)."""
+        if self.board.PORT == "esp32":
+            # (the rp2 stubs, which type-check this file too, have no esp32)
+            import esp32  # type: ignore[import-not-found, unused-ignore]
 
             level = (1 - self._holstered) if out else self._holstered
-            if self.board.WAKE == "gpio":
-                esp32.wake_on_gpio((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
-            elif self.board.WAKE == "ext0":
-                esp32.wake_on_ext0(self.pin, level)
-            else:
-                esp32.wake_on_ext1((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
+            esp32.wake_on_gpio((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
 
     def report(self, *words):
         # One console line per thing the device did: "ds <ticks_ms> <what> ...".

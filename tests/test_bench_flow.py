@@ -93,7 +93,9 @@ def test_poke_a_draw_into_a_running_served_board(tmp_path):
                     ev = rx.feed(protocol.mfr_of(bytes.fromhex(e["data"])) or b"", t_ms=e["t_ms"])
                     if ev is not None and ev.event == "draw":
                         draws.append(ev)
-        assert draws and draws[0].device == "h1" and draws[0].since_draw_ms == 30
+        # a served board's clock runs while code runs, so the first advert
+        # says the draw was the 30 ms confirm ago, plus what the code took
+        assert draws and draws[0].device == "h1" and 30 <= draws[0].since_draw_ms < 250
     finally:
         board.send_signal(signal.SIGTERM)
         board.wait(timeout=20)

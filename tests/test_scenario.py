@@ -466,7 +466,9 @@ def test_csv_reads_back_the_changes_it_was_written_from(tmp_path_factory, gaps, 
 def test_timeline_json_round_trips(name):
     s = scenario.load(name)
     j = json.loads(json.dumps(scenario.timeline_json(s)))
-    assert set(j) == {"name", "seed", "duration_us", "initial_out", "edges", "battery"}
+    assert set(j) == {"name", "seed", "duration_us", "initial_out", "edges", "battery", "line_spans"}
+    # chatter is the line's own (a cracked reed, a loose wire): no front-end between it and the pin
+    assert bool(j["line_spans"]) == (name == "chatter")
     assert j["name"] == s.name and j["seed"] == s.seed and j["duration_us"] == s.duration_us
     assert j["initial_out"] is s.initial_out
     assert len(j["edges"]) == len(s.edges) and len(j["battery"]) == len(s.battery)

@@ -97,7 +97,8 @@ def test_deep_sleep_wakes_on_the_sensor_pin(tmp_path):
     """, quiet(5, [1500]))
     ups = reports(run, "up")
     assert [u["words"][1] for u in ups] == ["0", "1"]
-    assert ups[1]["t_ms"] == pytest.approx(1500 + 50, abs=1)  # + the board's boot time
+    # the Hall switch passes the change on at its next 50 ms sample, then the board boots
+    assert 1500 + 50 <= ups[1]["t_ms"] <= 1500 + 50 + 50
 
 
 def test_watchdog_resets_a_stuck_firmware(tmp_path):
@@ -115,11 +116,11 @@ def test_unconfigured_pull_leaves_the_sensor_floating(tmp_path):
     # Firmware that forgets the pull-up sees noise, not a clean "out".
     run = run_main(tmp_path, """
         import machine, time
-        p = machine.Pin(3, machine.Pin.IN)
+        p = machine.Pin(15, machine.Pin.IN)
         vals = set()
         n = 0
         while n < 50:
             vals.add(p.value()); time.sleep_us(97); n += 1
         print("ds", 0, "vals", len(vals))
-    """, quiet(1, [0.001]))
+    """, quiet(1, [0.001]), board="picow")  # a reed switch: nothing drives the open line
     assert reports(run, "vals")[0]["words"][1] == "2"

@@ -10,14 +10,50 @@ TITLE = "ESP32-C3 (ESP32_GENERIC_C3), Bluetooth 5 LE"
 PORT = "esp32"
 CHIP = "esp32c3"
 
-# Sensor: a normally-open reed switch (or open-drain Hall sensor) from GPIO3
-# to GND, closed by the holster's magnet. The internal pull-up makes the line
-# 0 while holstered and 1 once the gun is out. GPIO3 is one of GPIO0-5, the
-# only pins esp32.wake_on_gpio() can use for deep-sleep wake on the C3
-# (MicroPython docs, esp32 module; ESP32-C3 TRM ch. "Low-power management").
+# Sensor: a TI DRV5032FA nano-power Hall switch (push-pull output, omnipolar,
+# 4.8 mT, samples the field at 20 Hz on its own oscillator; 1.6 uA at 3 V;
+# datasheet SLVSDC7E, device comparison table and features) on GPIO3, the
+# magnet in the holster. The output is driven low while the field is there
+# (holstered) and high once the gun is out. Push-pull drives the line both
+# ways, so no pull resistor is needed and none is set: ESP-IDF's deep-sleep
+# pull swap (gpio_deep_sleep_wakeup_prepare turns on the pull-down for a HIGH
+# wake and the pull-up for a LOW wake) then only ever pulls the line toward
+# the level the sensor already drives it to, which costs nothing and still
+# lets the sensor wake the chip in both directions. (A reed to GND with the
+# internal pull-up fails both ways: the swapped-in pull-down keeps an open
+# reed low, so a draw never wakes the chip, and a closed reed draws
+# 3.3 V / 45 kohm = ~73 uA all the time the gun is holstered.)
+# GPIO3 is one of GPIO0-5, the only pins esp32.wake_on_gpio() can use for
+# deep-sleep wake on the C3 (ports/esp32/modmachine.c machine_sleep_helper:
+# esp_deep_sleep_enable_gpio_wakeup; ESP32-C3 TRM, "Low-power management").
 SENSOR_PIN = 3
-SENSOR_PULL = "up"
+SENSOR_PULL = "none"
+SENSOR_FRONTEND = "hall"
+SENSOR_PART = "TI DRV5032FA (push-pull, 20 Hz)"
+# The output updates once per sampling period: up to 50 ms before a draw
+# reaches the pin, and never a pulse shorter than 50 ms.
+SENSOR_SAMPLE_MS = 50
 HOLSTERED_LEVEL = 0
+# A draw counts once two samples in a row read "out" (> one 50 ms period):
+# a shock that moves the magnet for one sample is a single 50 ms pulse, and
+# must not make a draw (the default 30 ms is for a reed switch's bounce).
+DRAW_CONFIRM_MS = 60
+# While a debounce or a fault is pending the chip light-sleeps on its timer
+# and reads the pin every SENSOR_POLL_MS (half a sampling period, so no
+# sample is missed). It never light-sleeps with a GPIO wake source: on
+# esp32, gpio_wakeup_enable leaves the pin's interrupt level-triggered after
+# the sleep (ports/esp32/modmachine.c machine_sleep_helper; esp-idf#11686),
+# and a handler on it then fires for as long as the level holds.
+SENSOR_POLL_MS = 25
+# Internal pull resistors: ~45 kohm (shared/REFERENCE.md); the I/O supply.
+PULL_KOHM = 45
+IO_MV = 3300
+# The RTC (time.time_ns, the deep-sleep timer) runs on the internal
+# ~136 kHz RC oscillator while asleep, whose frequency moves with
+# temperature (ESP-IDF "System Time": RTC timer clock sources; ESP-IDF
+# "Clock Tree": RC_SLOW ~136 kHz, calibrated at run time). Percent-level
+# (shared/REFERENCE.md); 1 % fast here, an estimate until measured.
+RTC_DRIFT_PPM = 10000
 WAKE = "gpio"
 
 # Fastest legal interval for a non-connectable legacy advert. MicroPython's
@@ -39,8 +75,14 @@ BLE_ACTIVATE_MS = 200
 BOOT_MS = 50
 
 # Battery sense: the cell through a 2:1 divider (2 x 1 Mohm: 1.5 uA at 3 V)
-# into GPIO2 (ADC1 channel 2), read with ADC.read_uv() at 11 dB.
-BATTERY_ADC_PIN = 2
+# into GPIO4 (ADC1 channel 4), read with ADC.read_uv() at 11 dB. Not GPIO2:
+# GPIO2, GPIO8 and GPIO9 are the C3's strapping pins (datasheet, "Strapping
+# Pins"), sampled at every reset and deep-sleep wake, and a divider holding
+# GPIO2 at half the cell is neither a clean high nor a clean low. ADC1 only:
+# GPIO5 (ADC2) is shared with the radio. read_uv() raises OSError on a chip
+# without eFuse ADC calibration (ports/esp32/adc.c); the firmware then
+# reports "battery uncalibrated" and sends 0 mV (unknown).
+BATTERY_ADC_PIN = 4
 BATTERY_DIVIDER_NUM = 2
 BATTERY_DIVIDER_DEN = 1
 # Low-battery flag: set when the cell measured right after a transmission is

@@ -17,6 +17,15 @@ HOLSTERED_LEVEL = 0
 # rp2 has no deep sleep that keeps RAM; machine.deepsleep() is lightsleep
 # then reset (shared/REFERENCE.md, sleep facts). Wake comes from the pin IRQ.
 WAKE = "irq"
+SENSOR_FRONTEND = "reed"
+SENSOR_PART = "normally-open reed switch to GND"
+SENSOR_SAMPLE_MS = 0
+SENSOR_POLL_MS = 0
+# RP2040 datasheet, GPIO electrical characteristics: pull-up 50-80 kohm.
+PULL_KOHM = 50
+IO_MV = 3300
+# rp2 has no deep sleep; its RTC is set from the crystal (no drift modelled).
+RTC_DRIFT_PPM = 0
 
 # CYW43439 is a Bluetooth 5.2 controller (Infineon CYW43439 datasheet, p.1);
 # Bluetooth Core 5.x, Vol 6, Part B, 4.4.2.2 allows 20 ms for legacy
@@ -31,13 +40,15 @@ BLE_ACTIVATE_MS = 300
 # to main running (filesystem modules; an estimate until measured).
 BOOT_MS = 200
 
-# Battery sense: the board's own VSYS/3 divider into GP29 (ADC3)
-# (Pico W datasheet, "Powering Pico W"); read_u16 scaled to 3.3 V.
-BATTERY_ADC_PIN = 29
+# Battery sense: none. The board's VSYS/3 divider is on GP29 (ADC3), which
+# on the Pico W is also the CYW43 radio's SPI clock: read while the radio is
+# in use it gives ~0 V (micropython#10406), which would set the low-battery
+# flag on every advert. The firmware reports battery 0 mV (unknown) instead;
+# a product would put a switched divider on GP26-28.
+BATTERY_ADC_PIN = -1
+VSYS_SENSE_PIN = 29  # wired on the board (VSYS/3), unusable beside the radio
 BATTERY_DIVIDER_NUM = 3
 BATTERY_DIVIDER_DEN = 1
-# The RT6154 buck-boost runs VSYS down to 1.8 V (datasheet), so the cell is
-# flat long before the board browns out.
 BATTERY_LOW_MV = 2400
 BATTERY_CLEAR_MV = 2950
 BROWNOUT_MV = 1800

@@ -11,6 +11,16 @@ SENSOR_PIN = 0
 SENSOR_PULL = "up"
 HOLSTERED_LEVEL = 0
 WAKE = "irq"
+SENSOR_FRONTEND = "reed"
+SENSOR_PART = "normally-open reed switch to GND (idealised)"
+SENSOR_SAMPLE_MS = 0
+SENSOR_POLL_MS = 0
+# Idealised front-end: the reed's pull is a 10 Mohm external resistor (the
+# chip's own pulls off), so a closed reed draws 0.3 uA, not the ~67 uA an
+# internal ~45 kohm pull-up would.
+PULL_KOHM = 10000
+IO_MV = 3000
+RTC_DRIFT_PPM = 0
 
 # The 20 ms floor every Bluetooth 5 controller accepts (Core 5.x, Vol 6,
 # Part B, 4.4.2.2), so the virtual board is no faster than a real one.

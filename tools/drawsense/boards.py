@@ -14,6 +14,8 @@ REQUIRED = {
     "ADV_MIN_INTERVAL_US": int, "BLE_ACTIVATE_MS": int, "MPY_ARCH": str, "STUBS": str,
     "BOOT_MS": int, "BATTERY_ADC_PIN": int, "BATTERY_DIVIDER_NUM": int, "BATTERY_DIVIDER_DEN": int,
     "BATTERY_LOW_MV": int, "BATTERY_CLEAR_MV": int, "BROWNOUT_MV": int,
+    "SENSOR_FRONTEND": str, "SENSOR_PART": str, "SENSOR_SAMPLE_MS": int, "SENSOR_POLL_MS": int,
+    "PULL_KOHM": int, "IO_MV": int, "RTC_DRIFT_PPM": int,
 }
 
 
@@ -57,6 +59,12 @@ def load(name: str) -> Board:
             raise BoardError(f"{f}: {key} missing or not {typ.__name__}")
     if values["SENSOR_PULL"] not in ("up", "down", "none"):
         raise BoardError(f"{f}: SENSOR_PULL must be 'up', 'down' or 'none'")
+    if values["WAKE"] not in ("gpio", "irq"):
+        raise BoardError(f"{f}: WAKE must be 'gpio' (esp32 deep sleep, esp32.wake_on_gpio) or 'irq' (light sleep)")
+    if values["SENSOR_FRONTEND"] not in ("reed", "hall"):
+        raise BoardError(f"{f}: SENSOR_FRONTEND must be 'reed' or 'hall'")
+    if values["SENSOR_FRONTEND"] == "hall" and values["SENSOR_SAMPLE_MS"] <= 0:
+        raise BoardError(f"{f}: a 'hall' front-end needs its SENSOR_SAMPLE_MS")
     if values["HOLSTERED_LEVEL"] not in (0, 1):
         raise BoardError(f"{f}: HOLSTERED_LEVEL must be 0 or 1")
     return Board(name, d, values)

@@ -29,7 +29,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 DAY_US = 86_400_000_000
 FIGURES = ("deep_sleep_ua", "light_sleep_ua", "awake_ma", "adv_event_uc", "supply", "supply_v",
-           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v")
+           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v", "sensor_ua")
 NOMINAL_CELL_V = 2.9  # what a boost converter's input current is reckoned at (the curve's plateau)
 
 
@@ -62,6 +62,8 @@ def load_profile(board_name: str) -> Profile:
         if not isinstance(item, dict) or "value" not in item or not str(item.get("source", "")).strip():
             raise ProfileError(f"{f}: {k} must be {{ value = ..., source = \"where it comes from\" }}")
         values[k], sources[k] = item["value"], item["source"]
+    values["sensor_part"] = b["SENSOR_PART"]
+    sources["sensor_part"] = "board.py SENSOR_PART"
     values["boot_ms"] = b["BOOT_MS"]
     sources["boot_ms"] = "board.py BOOT_MS"
     values["ble_activate_ms"] = b["BLE_ACTIVATE_MS"]
@@ -117,6 +119,9 @@ def load_charge_uc(stats: dict, p: Profile) -> dict:
         "light sleep": stats["light_us"] / 1e6 * p["light_sleep_ua"],
         "awake (boot, radio up, bursts)": stats["awake_us"] / 1e6 * p["awake_ma"] * 1000,
         "advertising events": stats["adverts"] * p["adv_event_uc"],
+        # the sensor line's pull resistor, while the front-end holds the line
+        # at the other rail (the virtual board integrates it: pull_uc)
+        "sensor pull resistor": stats.get("pull_uc", 0.0),
     }
 
 
@@ -128,6 +133,9 @@ def cell_charge_uc(load: dict, seconds: float, p: Profile) -> dict:
         k = p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"])
     out = {name: q * k for name, q in load.items()}
     out["converter + divider"] = (p["boost_quiescent_ua"] + p["divider_ua"]) * seconds
+    # the sensor itself (a Hall switch's own supply current; 0 for a reed),
+    # powered from the cell
+    out["sensor front-end"] = p["sensor_ua"] * seconds
     return out
 
 
@@ -159,7 +167,7 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
     heartbeats = sum(1 for e in runs["no draws"].of("burst") if e["event"] == "heartbeat")
     standing_uc = (p["deep_sleep_ua"] * (p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"])
                                          if p["supply"] == "boost" else 1.0)
-                   + p["boost_quiescent_ua"] + p["divider_ua"]) * secs
+                   + p["boost_quiescent_ua"] + p["divider_ua"] + p["sensor_ua"]) * secs
     draws = sum(1 for e in runs["with draws"].of("state") if e["event"] == "draw")
     pulse = peak_cell_ma(p)
     life = cell.life(c, avg_ua, pulse, p["min_cell_v"])

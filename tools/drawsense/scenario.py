@@ -51,6 +51,11 @@ Segment keys:
     2-20 ms it is a gun eased in or out of the holster (intermittent contact).
     Chatter starts from the level before it (holstered when it comes first);
     the next segment's level is then reached with its normal bounce.
+``on_line`` (chatter only, optional)
+    ``true``: the toggles are the sensor line's own (a cracked reed capsule,
+    a loose wire), not the magnet's, so a board whose front-end samples the
+    field (a Hall switch) sees them on the pin as they are. Default false: the
+    magnet moves and the front-end passes on what it samples.
 ``battery_mv``
     Battery voltage from this segment's start, millivolts (1-10000).
 
@@ -74,7 +79,7 @@ import math
 import random
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -96,7 +101,7 @@ MAX_EDGES = 1_000_000
 MAX_DURATION_MS = 31 * 86_400_000
 
 _TOP_KEYS = ("name", "description", "seed", "battery_mv", "bounce_ms", "segment")
-_SEGMENT_KEYS = ("state", "duration_ms", "bounce_ms", "vibration", "chatter", "battery_mv")
+_SEGMENT_KEYS = ("state", "duration_ms", "bounce_ms", "vibration", "chatter", "on_line", "battery_mv")
 _VIBRATION_KEYS = ("every_ms", "open_ms")
 _CHATTER_KEYS = ("min_us", "max_us")
 _CHATTER_DEFAULT_US = (200, 3000)
@@ -134,6 +139,11 @@ class Scenario:
     edges: list[tuple[int, bool]]
     battery: list[tuple[int, int]]
     source: str
+    # (start_us, end_us) spans in which the edges are the line's own, not
+    # the magnet's: a chatter segment is a cracked reed or a loose wire, and
+    # a capture was taken on the line. There a board's sampling front-end (a
+    # Hall switch) does not stand between the edges and the pin.
+    line_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 def builtin_names() -> list[str]:
@@ -163,6 +173,7 @@ def timeline_json(s: Scenario) -> dict:
         "initial_out": s.initial_out,
         "edges": [[t, int(out)] for t, out in s.edges],
         "battery": [[t, mv] for t, mv in s.battery],
+        "line_spans": [[a, b] for a, b in s.line_spans],
     }
 
 
@@ -237,6 +248,7 @@ class _Segment:
     vibration: tuple[int, int, int] | None   # every_us, open_lo_us, open_hi_us
     chatter: tuple[int, int] | None          # min_us, max_us
     battery_mv: int | None
+    on_line: bool = False                     # the line's own toggles (a wiring fault), not the magnet's
 
 
 def _is_number(v: object) -> bool:
@@ -360,7 +372,13 @@ def _segment(i: int, raw: dict, default_bounce: float, lines: _Lines, fail) -> _
     battery = None
     if "battery_mv" in raw:
         battery = _battery(raw["battery_mv"], lambda m: err("battery_mv", m))
-    return _Segment(i + 1, lines.segment(i), state, duration_us, bounce_us, vibration, chatter, battery)
+    on_line = raw.get("on_line", False)
+    if "on_line" in raw:
+        if state != "chatter":
+            raise err("on_line", f'on_line is only for chatter segments, this segment is {state!r}')
+        if not isinstance(on_line, bool):
+            raise err("on_line", f"on_line must be true or false, got {on_line!r}")
+    return _Segment(i + 1, lines.segment(i), state, duration_us, bounce_us, vibration, chatter, battery, on_line)
 
 
 def _vibration(v: object, fail) -> tuple[int, int, int]:
@@ -458,12 +476,15 @@ def _generate(segments: list[_Segment], seed: int, battery_mv: int, fail) -> Sce
     battery = [(0, segments[0].battery_mv or battery_mv)]
     t = 0
     after_chatter = False
+    spans = []
     for seg in segments:
         start, end = t, t + seg.duration_us
         limit = MAX_EDGES - len(toggles)
         try:
             if seg.chatter:
                 new = _chatter_toggles(rng, start, end, seg.chatter, limit)
+                if seg.on_line:
+                    spans.append((start, end))
             else:
                 want = seg.state == "drawn"
                 new = []
@@ -486,7 +507,7 @@ def _generate(segments: list[_Segment], seed: int, battery_mv: int, fail) -> Sce
     for x in toggles:
         level = not level
         edges.append((x, level))
-    return Scenario("", "", seed, t, initial_out, edges, battery, "")
+    return Scenario("", "", seed, t, initial_out, edges, battery, "", spans)
 
 
 # ---------------------------------------------------------------- CSV
@@ -566,4 +587,5 @@ def load_csv(path: str, holstered_level: int = 0) -> Scenario:
         edges=edges,
         battery=[(0, 3000)],
         source=str(path),
+        line_spans=[(0, points[-1][0] + 1000)],  # recorded on the line itself
     )

@@ -37,8 +37,8 @@ Pieces:
     open to find it) goes to the new one, and so does a ^C whose SIGINT
     reached no code that read the line again (it landed as the reset
     unwound): mpremote's next "^C ^A" is never lost in a reset.
-  - Output is cooked ("\n" -> "\r\n") in the friendly REPL as a board's
-    stdout is, except inside mpremote's mount-protocol frames.
+  - Output is cooked ("\n" -> "\r\n") in both REPLs as a board's stdout
+    is, except inside mpremote's mount-protocol frames.
 
 The virtual hardware (machine, bluetooth, time, esp32 strict fakes from
 vboard/mp) runs on a holstered timeline of `days` days with no edges; its
@@ -65,6 +65,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import boards, paths
+from . import vboard
+from .vboard import ports
 from .argtypes import number
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
@@ -100,6 +102,8 @@ def _ds_boot(g):
         except ImportError:
             pass
     vb = sys.modules.get("_vb")  # its event lines go to DRAWSENSE_VB_EVENTS
+    if vb is not None:
+        vb.give_heap()  # the fakes' share of the heap is theirs, not main.py's
     keep = set(sys.modules)
 
     class RootFS:
@@ -264,7 +268,7 @@ globals().pop("_ds_boot", None)
 '''
 
 
-def _holstered_timeline(days: float) -> dict:
+def _holstered_timeline(days: float, port: str) -> dict:
     return {
         "name": "serve",
         "seed": 1,
@@ -272,6 +276,7 @@ def _holstered_timeline(days: float) -> dict:
         "initial_out": False,  # switch closed: holstered
         "battery": [[0, 3000]],
         "wrap_after_ms": 2000,
+        "contract": ports.load(port).compact(),
     }
 
 
@@ -441,7 +446,7 @@ class Server:
         self.trace = bool(os.environ.get("DRAWSENSE_SERVE_TRACE"))
         self._tmp = tempfile.TemporaryDirectory(prefix="drawsense-serve-")
         tmp = Path(self._tmp.name)
-        (tmp / "timeline.json").write_text(json.dumps(_holstered_timeline(days)))
+        (tmp / "timeline.json").write_text(json.dumps(_holstered_timeline(days, self.board_def["PORT"])))
         (tmp / "edges.bin").write_bytes(b"")
         self.boot_script = tmp / "_dsboot.py"
         self.boot_script.write_text(BOOT_SCRIPT)
@@ -456,6 +461,7 @@ class Server:
             "DRAWSENSE_VB_HEAP": "0",
             "DRAWSENSE_VB_CUT_AT": "0",
             "DRAWSENSE_VB_ROOT": str(self.root),  # _vb: the board's filesystem is root, no littlefs
+            **vboard.heap_cmd(heapsize)[1],
         })
         self.events = Path(events).resolve() if events else tmp / "events.txt"
         self.env["DRAWSENSE_VB_EVENTS"] = str(self.events)
@@ -496,7 +502,8 @@ class Server:
     # ---------------------------------------------------------------- boards
 
     def _start(self, kind: str, cause: int) -> None:
-        cmd = [paths.micropython(), "-X", f"heapsize={self.heapsize}", "-i", str(self.boot_script), kind, str(cause)]
+        heap_args, _ = vboard.heap_cmd(self.heapsize)
+        cmd = [paths.micropython(), *heap_args, "-i", str(self.boot_script), kind, str(cause)]
         self.board = _Board(cmd, self.env, str(self.tmp))
         self.boots += 1
         self.cause = cause
@@ -601,12 +608,14 @@ class Server:
         del self.scan[:-64]
 
     def _to_client(self, data: bytes) -> None:
-        # A board's stdout is cooked (print's "\n" goes out as "\r\n"); the unix
-        # port's is not, which staircases `mpremote repl` (its console has
-        # output processing off). Cook text in the friendly REPL; never in the
-        # raw REPL (mpremote's machine interface: "\n" is all it needs, and
-        # its output may be binary), nor inside mpremote's mount-protocol
-        # frames (binary on the line while a local directory is mounted).
+        # A board's stdout is cooked (print's "\n" goes out as "\r\n",
+        # shared/runtime/sys_stdio_mphal.c: mp_hal_stdout_tx_strn_cooked), in
+        # the friendly and the raw REPL alike; the unix port's is not, which
+        # staircases `mpremote repl` and fails MicroPython's own
+        # tests/run-tests.py, which expects "\r\n" from a board. Cook all
+        # text, but never inside mpremote's mount-protocol frames (binary on
+        # the line while a local directory is mounted). The raw REPL's own
+        # bytes have no "\n" (its raw-paste window, 0x80 0x00, none either).
         if self.mounted:
             out = bytearray()
             for is_text, part in self._frames.split(data):
@@ -621,7 +630,7 @@ class Server:
             self.to_client += data
 
     def _cook(self, data: bytes) -> bytes:
-        if self.mode != "friendly" or b"\n" not in data:
+        if b"\n" not in data:
             return data
         out = bytearray()
         prev = self.last_out

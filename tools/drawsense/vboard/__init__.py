@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import boards, paths, protocol
+from . import ports
 
 _MASK = 0x3FFFFFFF
 _HALF = 1 << 29
@@ -56,6 +57,29 @@ class SimResult:
         return self.events[-1]["t_ms"] if self.events else 0.0
 
 
+# The fakes are Python here but C on a board: the interpreter gets this much
+# more heap than asked for, and the virtual board takes up whatever its own
+# modules leave of it (_vb.give_heap), so the firmware finds the heap it was
+# promised free, as on a board.
+FAKES_HEAP = 128 * 1024
+
+
+def heap_bytes(text: str) -> int:
+    """MicroPython's -X heapsize= spelling (bytes, or a number with K or M) in bytes."""
+    import re
+
+    m = re.fullmatch(r"(\d+)([KkMm]?)", text)
+    if not m:
+        raise ValueError(f"heap size {text!r}: give bytes or a number with K or M, e.g. 192K")
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20}[m.group(2).lower()]
+
+
+def heap_cmd(heapsize: str) -> tuple[list[str], dict]:
+    """The micropython arguments and environment that give the firmware `heapsize` of its own."""
+    want = heap_bytes(heapsize)
+    return ["-X", f"heapsize={want + FAKES_HEAP}"], {"DRAWSENSE_VB_HEAPSIZE": str(want)}
+
+
 def micropypath(board_dir: Path, firmware_dir: Path) -> str:
     return os.pathsep.join([str(paths.VBOARD_MP), str(firmware_dir), str(board_dir), ".frozen"])
 
@@ -73,20 +97,22 @@ def run(
     device_id: bytes = bytes(8),
     flash_image: Path | None = None,
     cut_at: int = 0,
+    adc_calibrated: bool = True,
     progress=None,
 ) -> SimResult:
     """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
 
     The board's ticks_ms wraps around (2**30) `wrap_after_ms` into the run,
-    so every scenario also checks the firmware's tick arithmetic. The heap
-    (192 KiB, about an ESP32-C3's) also holds the virtual board's own Python
-    fakes (~30 KiB), which on a board are C.
+    so every scenario also checks the firmware's tick arithmetic. `heapsize`
+    (192 KiB, about an ESP32-C3's) is what the firmware finds free: the
+    virtual board's own Python fakes, C on a board, get heap beside it.
 
     `secret` provisions the virtual device (its key file is in the flash at
     first power-on) and lets the adverts be decoded for display; without it
     the device runs unprovisioned. `flash_image` keeps the device's flash
     (and so its counter) from run to run. `cut_at` cuts the power during the
-    Nth flash program/erase operation. `progress(t_ms, total_ms)` is called
+    Nth flash program/erase operation. `adc_calibrated=False` runs an esp32
+    without eFuse ADC calibration (read_uv raises). `progress(t_ms, total_ms)` is called
     as virtual time passes (for long runs)."""
     from ..scenario import timeline_json
 
@@ -97,6 +123,8 @@ def run(
         meta = timeline_json(scenario)
         meta.pop("edges", None)
         meta["wrap_after_ms"] = wrap_after_ms
+        meta["contract"] = ports.load(board["PORT"]).compact()
+        meta["adc_calibrated"] = adc_calibrated
         tl.write_text(json.dumps(meta))
         eb = Path(tmp) / "edges.bin"
         eb.write_bytes(b"".join(struct.pack("<q", t) for t, _ in scenario.edges))
@@ -118,7 +146,9 @@ def run(
             (seed / "ds_key.bin").write_bytes(b"DSK1" + secret + device_id)
             (seed / "ds_ctr.bin").write_bytes(struct.pack("<II", 0, 0xFFFFFFFF))
             env["DRAWSENSE_VB_FILES"] = str(seed)
-        cmd = [paths.micropython(), "-X", f"heapsize={heapsize}", str(paths.VBOARD_MP / "vboot.py")]
+        heap_args, heap_env = heap_cmd(heapsize)
+        env.update(heap_env)
+        cmd = [paths.micropython(), *heap_args, str(paths.VBOARD_MP / "vboot.py")]
         t0 = time.perf_counter()
         if progress is None:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp)
@@ -158,7 +188,7 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
     console: list[str] = []
     stats: dict = {}
     last_us = 0
-    tick_off = 0
+    tick_off = tick_base = 0
     for line in stdout.splitlines():
         if line.startswith("@vb "):
             ev = json.loads(line[4:])
@@ -167,6 +197,7 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
             kind = ev["type"]
             if kind == "boot":
                 tick_off = ev["tick_off_ms"]
+                tick_base = ev.get("tick_base_us", 0)  # esp32: ticks restart at every boot
                 ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
             elif kind == "reset":
                 ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
@@ -185,7 +216,7 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
             except (IndexError, ValueError):
                 console.append(line)
                 continue
-            ref = (last_us // 1000 + tick_off) & _MASK
+            ref = ((last_us - tick_base) // 1000 + tick_off) & _MASK
             delta = ((ticks - ref + _HALF) & _MASK) - _HALF
             # Firmware code takes no virtual time, so a line printed in the
             # same millisecond as the last board event happened at that event.

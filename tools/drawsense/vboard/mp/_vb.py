@@ -22,19 +22,37 @@ import micropython
 MASK = 0x3FFFFFFF  # ticks wrap at 2**30 as on 32-bit boards
 INF = 1 << 62
 
-# Constant values as on the esp32 port (machine.Pin / machine.*_RESET).
-IN = 1
-OUT = 3
-OPEN_DRAIN = 7
-PULL_DOWN = 1
-PULL_UP = 2
-IRQ_RISING = 1
-IRQ_FALLING = 2
-PWRON_RESET = 1
-HARD_RESET = 2
-WDT_RESET = 3
-DEEPSLEEP_RESET = 4
-SOFT_RESET = 5
+def _load():
+    path = os.getenv("DRAWSENSE_VB_TIMELINE")
+    if not path:
+        raise SystemExit("virtual board: DRAWSENSE_VB_TIMELINE is not set (run through drawsense sim)")
+    with open(path) as f:
+        return json.load(f)
+
+
+_tl = _load()
+contract = _tl.get("contract") or {}
+
+
+def _const(name, default):
+    c = contract.get(name)
+    return c[5] if c is not None and c[0] == "const" else default
+
+
+# machine constants as the board's port defines them (its contract): rp2's
+# PULL_UP is 1 where esp32's is 2, its IRQ_RISING 8 where esp32's is 1.
+IN = _const("machine.Pin.IN", 1)
+OUT = _const("machine.Pin.OUT", 3)
+OPEN_DRAIN = _const("machine.Pin.OPEN_DRAIN", 7)
+PULL_DOWN = _const("machine.Pin.PULL_DOWN", 1)
+PULL_UP = _const("machine.Pin.PULL_UP", 2)
+IRQ_RISING = _const("machine.Pin.IRQ_RISING", 1)
+IRQ_FALLING = _const("machine.Pin.IRQ_FALLING", 2)
+PWRON_RESET = _const("machine.PWRON_RESET", 1)
+HARD_RESET = _const("machine.HARD_RESET", 2)
+WDT_RESET = _const("machine.WDT_RESET", 3)
+DEEPSLEEP_RESET = _const("machine.DEEPSLEEP_RESET", 4)
+SOFT_RESET = _const("machine.SOFT_RESET", 5)
 
 
 class Reset(BaseException):
@@ -60,17 +78,8 @@ class PowerCut(BaseException):
     pass
 
 
-def _load():
-    path = os.getenv("DRAWSENSE_VB_TIMELINE")
-    if not path:
-        raise SystemExit("virtual board: DRAWSENSE_VB_TIMELINE is not set (run through drawsense sim)")
-    with open(path) as f:
-        return json.load(f)
-
-
 import board  # noqa: E402  (the board definition the firmware also imports)
 
-_tl = _load()
 end_us = _tl["duration_us"]
 _battery = _tl["battery"]
 sensor_out = bool(_tl["initial_out"])
@@ -110,8 +119,6 @@ adv_interval_us = 0
 adv_data = b""
 adv_next = INF
 addr = b""
-
-random_addr_set = False  # btstack: one random static address per power cycle
 
 # Watchdog
 wdt_timeout_us = 0
@@ -242,6 +249,7 @@ def save_flash():
 
 
 stats = {"awake_us": 0, "light_us": 0, "deep_us": 0, "radio_us": 0, "adverts": 0, "wakeups": 0, "irqs": 0,
+         "irqs_lost": 0, "irq_storms": 0, "pull_uc": 0.0,
          "peak_heap": 0, "boot_heap": 0, "boots": 0,
          "flash_ops": 0, "power_cuts": 0, "brownouts": 0}
 _radio_since = 0
@@ -268,8 +276,42 @@ def _rand():
     return x
 
 
+# -- clocks ----------------------------------------------------------------
+# ticks_ms: on esp32 it restarts from 0 at every boot, deep-sleep wake
+# included (ports/esp32/mphalport.c mp_hal_ticks_ms: esp_timer_get_time()/1000,
+# and esp_timer starts at 0 with the chip); elsewhere it counts from power-on.
+# Either way it starts `tick_off_ms` before its 2**30 wrap, so every run
+# crosses the wrap. time_ns() reads the RTC (mphalport.c mp_hal_time_ns:
+# gettimeofday), which keeps counting through deep sleep on the chip's slow
+# clock and so drifts by board.RTC_DRIFT_PPM while asleep.
+boot_us = 0  # true time of the latest boot
+radio_used = False  # BLE brought up since this boot (Pico W: GP29 is the radio's)
+adc_calibrated = bool(_tl.get("adc_calibrated", True))  # esp32 eFuse ADC calibration
+rtc_off_us = 0  # RTC reading minus true time
+
+
+def _ticks_base_us():
+    return boot_us if board.PORT == "esp32" else 0
+
+
+def ticks_us_now():
+    _catch_up()
+    return now_us - _ticks_base_us() + tick_off_ms * 1000
+
+
 def ticks_ms():
-    return (now_us // 1000 + tick_off_ms) & MASK
+    return ((ticks_us_now()) // 1000) & MASK
+
+
+def rtc_us():
+    _catch_up()
+    return now_us + rtc_off_us
+
+
+def set_rtc_us(us):
+    # machine.RTC().datetime(...): the RTC reads `us` from now on
+    global rtc_off_us
+    rtc_off_us = us - now_us
 
 
 _drop_mv = int(_tl.get("battery_drop_mv", 150))
@@ -301,20 +343,39 @@ def _check_brownout():
 def pin_state(pid):
     st = pins.get(pid)
     if st is None:
+        # level_trig: a level interrupt type left on the pin by an esp32
+        # light sleep's gpio_wakeup_enable (None: the edge type pin.irq set)
         st = {"mode": None, "pull": None, "out": 0, "handler": None, "trigger": 0, "hard": False, "obj": None,
-              "wake": None}
+              "wake": None, "level_trig": None}
         pins[pid] = st
     return st
 
 
+# -- the sensor front-end ------------------------------------------------
+# sensor_out is the physical truth (the gun out of the holster), moved by
+# the scenario. What reaches the pin depends on the board's front-end:
+# "reed": a switch closed while holstered, tying the line to HOLSTERED_LEVEL;
+#   open, only the pull decides (no pull: the input floats and reads noise).
+# "hall": a push-pull nano-power Hall switch (TI DRV5032) that samples the
+#   field every SENSOR_SAMPLE_MS on its own clock and drives the line both
+#   ways from its latched output, whatever the pull.
+_hall = getattr(board, "SENSOR_FRONTEND", "reed") == "hall"
+_sample_us = getattr(board, "SENSOR_SAMPLE_MS", 0) * 1000
+_phase_us = (int(_tl.get("seed", 1)) * 7919 * 1000) % _sample_us if _sample_us else 0
+fe_out = sensor_out  # the Hall switch's latched output (out = no magnet)
+fe_next = INF  # next sample instant at which that output would change
+
+
 def sensor_level(pull_up, pull_down):
-    # Switch closed (holstered): the line is tied to HOLSTERED_LEVEL.
-    # Switch open: only the pull decides; a floating input reads noise.
-    if not sensor_out:
+    out = fe_out if _hall else sensor_out
+    if not out:
         return board.HOLSTERED_LEVEL
-    if board.HOLSTERED_LEVEL == 0 and pull_up:
+    if _hall:
+        return 1 - board.HOLSTERED_LEVEL
+    # an open reed: only the pull holds the line (none: it floats, noise)
+    if pull_up:
         return 1
-    if board.HOLSTERED_LEVEL == 1 and pull_down:
+    if pull_down:
         return 0
     return (now_us >> 7) & 1
 
@@ -326,44 +387,259 @@ def pin_level(pid):
     return st["out"]
 
 
+def _pull_ua():
+    """Current through the sensor pin's pull resistor now: a pull toward one
+    rail while the front-end holds the line at the other (a closed reed
+    against a pull-up, or a push-pull output against a pull-down)."""
+    st = pins.get(board.SENSOR_PIN)
+    pull = st["pull"] if st is not None else None
+    if pull is None:
+        return 0.0
+    if not _hall and sensor_out:
+        return 0.0  # an open reed: nothing holds the line against the pull
+    level = sensor_level(pull == PULL_UP, pull == PULL_DOWN)
+    if (pull == PULL_UP and level == 0) or (pull == PULL_DOWN and level == 1):
+        return board.IO_MV / board.PULL_KOHM  # mV / kohm = uA
+    return 0.0
+
+
 def unique_id():
     # 6 bytes, fixed per scenario seed: what machine.unique_id() gives.
     return bytes(((int(_tl.get("seed", 1)) * 7919 + i * 104729) >> 3) & 0xFF for i in range(6))
 
 
-def _fire(pid, rising):
+# -- interrupts ----------------------------------------------------------
+# A hard IRQ (rp2, the virtual board) runs its handler at the edge, under
+# heap_lock (on a board an allocation there is a crash). A soft IRQ (every
+# esp32 pin IRQ: ports/esp32/machine_pin.c machine_pin_isr_handler calls
+# mp_sched_schedule) is queued on the scheduler, SCHED_DEPTH deep
+# (MICROPY_SCHEDULER_DEPTH, ports/esp32/mpconfigport.h), and runs at the next
+# scheduler point: at once while the firmware waits in time.sleep_ms or
+# ble.active (both run mp_handle_pending while they wait), only after
+# lightsleep() returns when the edge came during a light sleep. An edge that
+# finds the queue full is lost, and the run says so.
+SCHED_DEPTH = 8
+_sched = []
+_lost = 0
+
+
+def _isr(pid, level):
+    """The pin's interrupt fires (the line is at `level` now)."""
     st = pins.get(pid)
     if st is None or st["handler"] is None:
         return False
-    trig = IRQ_RISING if rising else IRQ_FALLING
+    trig = IRQ_RISING if level else IRQ_FALLING
     if not st["trigger"] & trig:
         return False
     stats["irqs"] += 1
-    handler = st["handler"]
-    obj = st["obj"]
     if st["hard"]:
-        # A hard IRQ may not allocate: on a board that is a crash, here it is
-        # a MemoryError naming the handler.
         micropython.heap_lock()
         try:
-            handler(obj)
+            st["handler"](st["obj"])
         finally:
             micropython.heap_unlock()
     else:
-        handler(obj)
+        _schedule(st["handler"], st["obj"])
     return True
 
 
-def _sensor_edge(out):
-    global sensor_out
+def _schedule(handler, obj):
+    global _lost
+    if len(_sched) >= SCHED_DEPTH:
+        _lost += 1
+        stats["irqs_lost"] += 1
+        return
+    _sched.append((handler, obj))
+
+
+def run_pending():
+    """A scheduler point: run the queued soft-IRQ handlers, oldest first."""
+    global _lost
+    if _lost:
+        emit("irq_lost", n=_lost, depth=SCHED_DEPTH)
+        _lost = 0
+    while _sched:
+        handler, obj = _sched.pop(0)
+        handler(obj)
+
+
+def _storm_check():
+    """After an esp32 light sleep with a GPIO wake source, ESP-IDF's
+    gpio_wakeup_enable (ports/esp32/modmachine.c machine_sleep_helper) has
+    left that pin's interrupt level-triggered, and nothing sets it back but
+    another pin.irq() call (machine_pin.c machine_pin_irq: gpio_set_intr_type).
+    While the level holds the interrupt fires again as soon as it returns:
+    the scheduler queue is full, the rest are lost and the main task starves
+    until the level changes."""
+    for pid, st in pins.items():
+        lv = st["level_trig"]
+        if lv is None or pin_level(pid) != lv:
+            continue
+        stats["irq_storms"] += 1
+        emit("irq_storm", pin=pid, level=lv, handler=st["handler"] is not None)
+        while pin_level(pid) == lv and now_us < end_us:
+            if st["handler"] is not None:
+                for _ in range(SCHED_DEPTH + 1):
+                    _schedule(st["handler"], st["obj"])
+                run_pending()
+            _run(now_us + 1000, AWAKE)
+
+
+# -- the time engine -----------------------------------------------------
+# One engine moves virtual time for every way the chip waits: AWAKE
+# (time.sleep_*, ble.active, boot), LIGHT (machine.lightsleep) and DEEP
+# (machine.deepsleep). It stops at the next sensor edge, front-end sample,
+# advertising event or watchdog deadline; on a served board it also follows
+# the wall clock and the control file.
+AWAKE = 0
+LIGHT = 1
+DEEP = 2
+_in_engine = False
+_light_wake_pins = ()  # esp32: the GPIO wake source of the light sleep under way
+
+
+def _catch_up():
+    """Real time only: code that runs without sleeping still moves the clock
+    (a busy loop on ticks_ms sees it advance)."""
+    if _realtime and not _in_engine:
+        wall = utime.ticks_diff(utime.ticks_ms(), _wall0) * 1000
+        if wall > now_us:
+            _run(min(wall, end_us - 1), AWAKE)
+
+
+def _account(t, mode):
+    # charge through the pull, RTC drift while asleep
+    global rtc_off_us
+    dt = t - now_us
+    if dt <= 0:
+        return
+    ua = _pull_ua()
+    if ua:
+        stats["pull_uc"] += ua * dt / 1000000
+    if mode != AWAKE and board.RTC_DRIFT_PPM:
+        # the slow clock runs fast by RTC_DRIFT_PPM: the RTC gains
+        rtc_off_us += dt * board.RTC_DRIFT_PPM // 1000000
+
+
+def _wake_met(mode):
+    """Does the line now satisfy the wake source of this sleep?"""
+    if mode == DEEP or board.PORT == "esp32":
+        if mode == LIGHT and not _light_wake_pins:
+            return False
+        if deep_wake is None:
+            return False
+        pids, level = deep_wake
+        return any(pin_level(p) == level for p in pids)
+    return False
+
+
+def _line_moved(pid, before, mode):
+    """The line at `pid` may have changed level: interrupts and wake-ups.
+    True if it ends a light or deep sleep."""
+    after = pin_level(pid)
+    if after == before:
+        return False
+    if mode == DEEP:
+        return _wake_met(DEEP)
+    if mode == LIGHT and board.PORT == "esp32":
+        # the CPU is stopped: no ISR runs; only a GPIO wake source ends the sleep
+        return _wake_met(LIGHT)
+    fired = _isr(pid, after)
+    if mode == AWAKE:
+        run_pending()
+        return False
+    return fired  # rp2 / virtual light sleep: an armed pin IRQ wakes the chip
+
+
+_line_spans = _tl.get("line_spans") or []
+
+
+def _on_line():
+    # the edge is the line's own (a chatter span, a capture): no front-end
+    for a, b in _line_spans:
+        if a <= now_us < b:
+            return True
+    return False
+
+
+def _magnet(out, mode):
+    """The scenario moves the sensor."""
+    global sensor_out, fe_next, fe_out
     pid = board.SENSOR_PIN
     before = pin_level(pid)
     sensor_out = out
-    after = pin_level(pid)
-    emit("pin", out=out, level=after)
-    if before != after:
-        return _fire(pid, after == 1)
-    return False
+    if _hall and _on_line():
+        fe_out = out
+        fe_next = INF
+        emit("pin", out=out, level=pin_level(pid))
+        return _line_moved(pid, before, mode)
+    emit("pin", out=out, level=pin_level(pid))
+    if _hall:
+        # the output follows at the next sample instant, if the field is still there
+        if out != fe_out:
+            k = (now_us - _phase_us) // _sample_us + 1
+            fe_next = _phase_us + k * _sample_us
+        else:
+            fe_next = INF
+        return False
+    return _line_moved(pid, before, mode)
+
+
+def _sample(mode):
+    """The Hall switch samples the field and updates its output."""
+    global fe_out, fe_next
+    fe_next = INF
+    pid = board.SENSOR_PIN
+    before = pin_level(pid)
+    fe_out = sensor_out
+    emit("line", out=fe_out, level=pin_level(pid))
+    return _line_moved(pid, before, mode)
+
+
+def _run(target_us, mode):
+    """Move virtual time to target_us. True if the sensor pin ended a light
+    or deep sleep early."""
+    global now_us, _in_engine
+    if target_us < now_us:
+        target_us = now_us
+    was = _in_engine
+    _in_engine = True
+    try:
+        if mode != AWAKE and _wake_met(mode):
+            return True  # a wake level already present wakes at once
+        while True:
+            t_adv = adv_next if adv_on and mode != DEEP else INF
+            t_wdt = wdt_deadline if mode != DEEP else INF
+            t = min(_edge_t, fe_next, t_adv, t_wdt, target_us, end_us)
+            if _realtime:
+                poke = _pace(t)
+                if poke is not None:
+                    _account(poke[0], mode)
+                    now_us = poke[0]
+                    if _magnet(poke[1], mode):
+                        return True
+                    continue
+            _account(t, mode)
+            now_us = t
+            if t == t_adv:
+                _check_brownout()
+                _radio_event()
+            elif t == _edge_t:
+                _next_edge()
+                if _magnet(not sensor_out, mode):
+                    return True
+            elif t == fe_next:
+                if _sample(mode):
+                    return True
+            elif t == t_wdt:
+                emit("wdt", timeout_ms=wdt_timeout_us // 1000)
+                raise Reset(WDT_RESET)
+            elif t == end_us:
+                raise Stop()
+            else:
+                return False
+    finally:
+        _in_engine = was
 
 
 def _radio_event():
@@ -413,68 +689,39 @@ def _pace(t):
         _poller.poll(min(50, (t - wall) // 1000 + 1))
 
 
-def advance(target_us, wake_on_pin):
-    """Move virtual time to target_us, firing IRQs and radio events on the way.
-
-    Returns True if an armed pin IRQ woke us early (light sleep)."""
-    global now_us
-    if target_us < now_us:
-        target_us = now_us
-    while True:
-        t_edge = _edge_t
-        t_adv = adv_next if adv_on else INF
-        t = min(t_edge, t_adv, wdt_deadline, target_us, end_us)
-        if _realtime:
-            poke = _pace(t)
-            if poke is not None:
-                now_us = poke[0]
-                fired = _sensor_edge(poke[1])
-                if wake_on_pin and (_wake_level_met() if board.PORT == "esp32" else fired):
-                    return True
-                continue
-        now_us = t
-        if t == t_adv:
-            _check_brownout()
-            _radio_event()
-            continue
-        if t == t_edge:
-            _next_edge()
-            fired = _sensor_edge(not sensor_out)
-            if wake_on_pin and (_wake_level_met() if board.PORT == "esp32" else fired):
-                return True
-            continue
-        if t == wdt_deadline:
-            emit("wdt", timeout_ms=wdt_timeout_us // 1000)
-            raise Reset(WDT_RESET)
-        if t == end_us:
-            raise Stop()
-        return False
-
-
 def sleep_awake(us):
     # time.sleep_*: the CPU idles awake; IRQs run, the sleep does not end early.
     probe_in()
     t0 = now_us
     try:
-        advance(now_us + us, False)
+        _run(now_us + us, AWAKE)
     finally:
         stats["awake_us"] += now_us - t0
     probe_out()
 
 
 def lightsleep(us):
-    # machine.lightsleep: on esp32 a configured wake source (esp32.wake_on_*)
-    # ends it; on rp2 and the virtual board an armed pin IRQ does.
+    # machine.lightsleep. esp32: only a GPIO wake source (esp32.wake_on_gpio)
+    # ends it early, and it leaves those pins level-triggered; rp2 and the
+    # virtual board: an armed pin IRQ wakes the chip.
+    global _light_wake_pins
     probe_in()
     t0 = now_us
     emit("sleep", mode="light", ms=us // 1000)
+    _light_wake_pins = deep_wake[0] if board.PORT == "esp32" and deep_wake is not None else ()
     try:
-        woke = advance(now_us + us, True)
+        # the timer runs on the slow clock: a requested span lasts longer
+        woke = _run(now_us + us + us * board.RTC_DRIFT_PPM // 1000000, LIGHT)
     finally:
         stats["light_us"] += now_us - t0
     stats["wakeups"] += 1
     emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0)
+    for pid in _light_wake_pins:
+        pin_state(pid)["level_trig"] = deep_wake[1]
+    _light_wake_pins = ()
     probe_out()
+    run_pending()  # soft IRQs queued during the sleep run once it returns
+    _storm_check()
     return woke
 
 
@@ -482,47 +729,27 @@ def deepsleep(us):
     # Everything but RTC memory is lost; the firmware restarts from main.
     probe_in()
     _radio_off()
+    _sched[:] = []
     t0 = now_us
     emit("sleep", mode="deep", ms=us // 1000 if us else None)
+    if board.PORT == "esp32" and deep_wake is not None:
+        # ESP-IDF's gpio_deep_sleep_wakeup_prepare (esp_hw_support/
+        # sleep_modes.c) replaces the pin's pull: pull-down for a HIGH wake,
+        # pull-up for a LOW wake (no MicroPython board sets
+        # CONFIG_ESP_SLEEP_GPIO_ENABLE_INTERNAL_RESISTORS=n).
+        for pid in deep_wake[0]:
+            pin_state(pid)["pull"] = PULL_DOWN if deep_wake[1] else PULL_UP
+    if _realtime:
+        # a served board: the chip is off, so is its console; what is typed
+        # (a ^C included) waits for the next boot
+        micropython.kbd_intr(-1)
     try:
-        _deep_wait(now_us + us if us else INF)
+        woke = _run(now_us + us + us * board.RTC_DRIFT_PPM // 1000000 if us else INF, DEEP)
     finally:
         stats["deep_us"] += now_us - t0
+    emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0)
     # rp2's deepsleep is light sleep, then a reset through the watchdog
     raise Reset(WDT_RESET if board.PORT == "rp2" else DEEPSLEEP_RESET)
-
-
-def _wake_level_met():
-    # esp32 light sleep ends on a pin only through a configured wake source
-    # (esp32.wake_on_gpio / ext0 / ext1), not because a Pin.irq is armed.
-    if deep_wake is None:
-        return False
-    pids, level = deep_wake
-    return any(pin_level(p) == level for p in pids)
-
-
-def _deep_wait(target_us):
-    # Wake on the timer or on a wake_on_* level of the sensor pin. Radio is
-    # off, IRQs are off; pin edges still move the line.
-    global now_us, sensor_out
-    while True:
-        if deep_wake is not None:
-            pids, level = deep_wake
-            if any(pin_level(p) == level for p in pids):
-                emit("wake", cause="pin", slept_us=0)
-                return
-        t_edge = _edge_t
-        t = min(t_edge, target_us, end_us)
-        now_us = t
-        if t == t_edge:
-            _next_edge()
-            sensor_out = not sensor_out
-            emit("pin", out=sensor_out, level=pin_level(board.SENSOR_PIN))
-            continue
-        if t == end_us:
-            raise Stop()
-        emit("wake", cause="timer", slept_us=0)
-        return
 
 
 def _radio_off():
@@ -556,6 +783,33 @@ def radio_stop():
 
 
 _heap_base = 0
+_ballast = None
+
+
+def give_heap():
+    """Hold on to the heap beyond DRAWSENSE_VB_HEAPSIZE bytes, once the fakes
+    are in: the interpreter was started with room for them on top (on a
+    board they are C), and the firmware finds what a board has free."""
+    global _ballast
+    want = int(os.getenv("DRAWSENSE_VB_HEAPSIZE") or "0")
+    if not want or _ballast is not None:
+        return
+    for name in ("machine", "time", "bluetooth", "esp32"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    gc.collect()
+    spare = gc.mem_free() - want
+    _ballast = []
+    while spare > 256:
+        n = min(spare - 64, 16384)
+        try:
+            _ballast.append(bytearray(n))
+        except MemoryError:
+            break
+        gc.collect()
+        spare = gc.mem_free() - want
 
 
 def heap_base():
@@ -601,9 +855,11 @@ def wdt_feed():
 def boot():
     # Called by vboot before main runs: power-on or a reset.
     global pins, ble_active, adv_on, adv_next, wdt_timeout_us, wdt_deadline, deep_wake, boots, addr
-    global random_addr_set
+    global boot_us, radio_used
     boots += 1
-    random_addr_set = False
+    boot_us = now_us
+    radio_used = False
+    _sched[:] = []
     stats["boots"] = boots
     pins = {}
     ble_active = False
@@ -614,7 +870,9 @@ def boot():
     deep_wake = None
     addr = bytes(unique_id())  # the controller's public address
     mount_flash()
-    emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms, boot_ms=board.BOOT_MS)
+    # in this boot ticks_ms = ((t - tick_base_us) // 1000 + tick_off_ms) mod 2**30
+    emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms, tick_base_us=_ticks_base_us(),
+         boot_ms=board.BOOT_MS)
 
 
 def new_random_address():
@@ -651,3 +909,48 @@ def finish():
     if adv_on:
         stats["radio_us"] += now_us - _radio_since
     emit("end", **stats)
+
+
+# -- the port contract ---------------------------------------------------
+# What each hardware name accepts on this board's port, read from the port's
+# C source (tools/drawsense/vboard/ports/<port>.toml, cited per entry) and
+# handed over in the timeline (`contract`): name -> [kind, positional names,
+# required count, keyword names, varargs, value]. Every fake checks its call
+# against it the way mp_arg_parse_all / mp_arg_check_num do, so a fake
+# accepts exactly what the port accepts.
+
+
+def has(name):
+    c = contract.get(name)
+    return c is not None and c[0] != "absent"
+
+
+def bind(name, a, kw):
+    """The call's arguments by name, as the port's C would take them, or the
+    TypeError (AttributeError for a name the port lacks) that it raises."""
+    c = contract.get(name)
+    if c is None or c[0] == "absent":
+        raise AttributeError("'%s' isn't on the %s port" % (name, board.PORT))
+    pos, need, kws, var = c[1], c[2], c[3], c[4]
+    if kw and not kws:
+        raise TypeError("function doesn't take keyword arguments")
+    if len(a) > len(pos) and not var:
+        if not kws:
+            raise TypeError("function expected at most %d arguments, got %d" % (len(pos), len(a)))
+        raise TypeError("extra positional arguments given")
+    out = {}
+    for i, v in enumerate(a[:len(pos)]):
+        out[pos[i]] = v
+    anykw = "**" in kws  # the C ignores every keyword (bluetooth.BLE())
+    for k, v in kw.items():
+        if anykw:
+            continue
+        if k not in kws or k in out:
+            raise TypeError("extra keyword arguments given")  # py/argcheck.c mp_arg_parse_all
+        out[k] = v
+    for k in pos[:need]:
+        if k not in out:
+            if not kws:
+                raise TypeError("function missing %d required positional arguments" % (need - len(a)))
+            raise TypeError("'%s' argument required" % k)
+    return out

@@ -1,21 +1,27 @@
-# Strict fake of MicroPython's machine module on the virtual board. Each class
-# and function has the signature the MicroPython docs give; unknown names are
-# an AttributeError and bad arguments a TypeError/ValueError, as on a board.
+# Strict fake of MicroPython's machine module on the virtual board. Every
+# function and method checks its arguments against the port contract
+# (_vb.bind: tools/drawsense/vboard/ports/<port>.toml, read from the port's C
+# source), so a call the port rejects raises here too; unknown names are an
+# AttributeError, as on a board.
 import _vb
 import board
 
-IDLE = 1
-SLEEP = 2
-DEEPSLEEP = 4
-PWRON_RESET = _vb.PWRON_RESET
-WDT_RESET = _vb.WDT_RESET
-if board.PORT != "rp2":  # rp2 knows only power-on and watchdog resets
-    HARD_RESET = _vb.HARD_RESET
-    DEEPSLEEP_RESET = _vb.DEEPSLEEP_RESET
-    SOFT_RESET = _vb.SOFT_RESET
 
-# GPIO count per chip (ESP32-C3: GPIO0-21; RP2040: GP0-29)
-_MAX_PIN = {"esp32c3": 22, "rp2040": 30}.get(board.CHIP, 48)
+def _c(name):
+    return _vb.contract[name][5] if _vb.has(name) else None
+
+
+# The port's module constants, only those it has (rp2 has no HARD_RESET,
+# SOFT_RESET or DEEPSLEEP_RESET: ports/rp2/modmachine.c).
+for _n in ("IDLE", "SLEEP", "DEEPSLEEP", "PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET",
+           "SOFT_RESET", "PIN_WAKE", "TIMER_WAKE"):
+    if _vb.has("machine." + _n):
+        globals()[_n] = _vb.contract["machine." + _n][5]
+
+# The GPIOs that are Pins: ESP32-C3 GPIO0-13, 20, 21 (14-17 are the SPI
+# flash's, 18-19 the USB-Serial-JTAG's: ports/esp32/machine_pin.h);
+# RP2040 GP0-29.
+_PINS = {"esp32c3": tuple(range(14)) + (20, 21), "rp2040": tuple(range(30))}.get(board.CHIP, tuple(range(48)))
 
 
 class _Irq:
@@ -38,26 +44,34 @@ class Pin:
     IRQ_RISING = _vb.IRQ_RISING
     IRQ_FALLING = _vb.IRQ_FALLING
 
-    def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
+    def __init__(self, *a, **kw):
+        b = _vb.bind("machine.Pin", a, kw)
+        id = b["id"]
         if type(id) is str and board.PORT == "rp2" and id == "LED":
             pass
-        elif type(id) is not int or not 0 <= id < _MAX_PIN:
+        elif type(id) is not int or id not in _PINS:
             raise ValueError("invalid pin")
         self._id = id
-        self.init(mode, pull, value=value, drive=drive, alt=alt)
+        b.pop("id")
+        self._init(b)
 
-    def init(self, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
+    def init(self, *a, **kw):
+        self._init(_vb.bind("machine.Pin.init", a, kw))
+
+    def _init(self, b):
         st = _vb.pin_state(self._id)
-        if mode != -1:
+        mode = b.get("mode")
+        if mode is not None and mode != -1:
             if mode not in (Pin.IN, Pin.OUT, Pin.OPEN_DRAIN):
                 raise ValueError("invalid pin mode")
             st["mode"] = mode
-        if pull != -1:
+        if "pull" in b and b["pull"] != -1:
+            pull = b["pull"]
             if pull not in (None, Pin.PULL_UP, Pin.PULL_DOWN):
                 raise ValueError("invalid pull")
             st["pull"] = pull
-        if value is not None:
-            st["out"] = 1 if value else 0
+        if b.get("value") is not None:
+            st["out"] = 1 if b["value"] else 0
 
     def value(self, x=None):
         # IRQ context: allocation-free for reads.
@@ -74,74 +88,115 @@ class Pin:
     def off(self):
         self.value(0)
 
-    def irq(self, handler=None, trigger=3, *, priority=1, wake=None, hard=False):
+    def irq(self, *a, **kw):
+        b = _vb.bind("machine.Pin.irq", a, kw)
+        st = _vb.pin_state(self._id)
+        if not b:
+            return _Irq(self._id)  # no arguments: only the irq object
+        handler = b.get("handler")
+        trigger = b.get("trigger", Pin.IRQ_RISING | Pin.IRQ_FALLING)
         if handler is not None and not callable(handler):
             raise TypeError("handler must be None or callable")
+        if type(trigger) is not int:
+            raise TypeError("can't convert %s to int" % type(trigger).__name__)
         if trigger & ~(Pin.IRQ_RISING | Pin.IRQ_FALLING):
             raise ValueError("invalid trigger")
-        st = _vb.pin_state(self._id)
         st["handler"] = handler
         st["trigger"] = trigger if handler is not None else 0
-        st["hard"] = bool(hard)
+        # esp32: every pin IRQ is soft (no `hard` argument at all); rp2: hard
+        # only when asked (rp2/machine_pin.c, hard defaults to False)
+        st["hard"] = bool(b.get("hard", False))
         st["obj"] = self
-        st["wake"] = wake
+        st["wake"] = b.get("wake")
+        # esp32 machine_pin_irq: gpio_set_intr_type(index, trigger) puts back
+        # the edge type a light sleep's gpio_wakeup_enable left as a level
+        st["level_trig"] = None
         return _Irq(self._id)
 
 
 class ADC:
-    ATTN_0DB = 0
-    ATTN_2_5DB = 1
-    ATTN_6DB = 2
-    ATTN_11DB = 3
 
-    def __init__(self, pin, *, atten=None):
+    def __init__(self, *a, **kw):
+        b = _vb.bind("machine.ADC", a, kw)
+        pin = b["pin"] if "pin" in b else b.get("id")
         pid = pin._id if isinstance(pin, Pin) else pin
         if type(pid) is not int:
             raise TypeError("ADC needs a Pin or a pin number")
+        if board.PORT == "rp2" and pid < 4:
+            pid += 26  # rp2: ADC(0..3) are channels on GP26..29
+        if board.CHIP == "esp32c3" and not 0 <= pid <= 5:
+            raise ValueError("invalid pin")  # C3: ADC1 on GPIO0-4, ADC2 on GPIO5
+        if board.PORT == "rp2" and not 26 <= pid <= 29:
+            raise ValueError("Pin doesn't have ADC capabilities")
         self._pid = pid
 
     def _uv(self):
         # Only the battery sense pin sees a voltage: the cell (sagging while
-        # the radio draws) through the board's divider.
+        # the radio draws) through the board's divider. Pico W: GP29 is also
+        # the CYW43's SPI clock (micropython#10406); once the radio is up it
+        # reads ~0 V.
+        vsys = getattr(board, "VSYS_SENSE_PIN", -1)
+        if self._pid == vsys:
+            return 12000 if _vb.radio_used else _vb.cell_mv() * 1000 // 3
         if self._pid == board.BATTERY_ADC_PIN:
             return _vb.cell_mv() * 1000 * board.BATTERY_DIVIDER_DEN // board.BATTERY_DIVIDER_NUM
         return 0
 
-    def atten(self, atten):
-        if board.PORT != "esp32":
-            raise AttributeError("'ADC' object has no attribute 'atten'")
-        if atten not in (0, 1, 2, 3):
+    def atten(self, *a, **kw):
+        b = _vb.bind("machine.ADC.atten", a, kw)
+        if b["atten"] not in (0, 1, 2, 3):
             raise ValueError("invalid attenuation")
 
-    def read_u16(self):
+    def read_u16(self, *a, **kw):
+        _vb.bind("machine.ADC.read_u16", a, kw)
         return min(65535, self._uv() * 65535 // 3300000)
 
+    def read_uv(self, *a, **kw):
+        _vb.bind("machine.ADC.read_uv", a, kw)
+        if not _vb.adc_calibrated:
+            # ports/esp32/adc.c madcblock_read_uv_helper: no eFuse calibration
+            # scheme -> check_esp_err raises
+            raise OSError(-262, "ESP_ERR_NOT_SUPPORTED")
+        return self._uv()
 
 
-def _read_uv(self):
-    return self._uv()
-
-
-if board.PORT in ("esp32", "virtual"):
-    ADC.read_uv = _read_uv  # calibrated microvolts: esp32 only (and the idealised board)
+for _n in ("ATTN_0DB", "ATTN_2_5DB", "ATTN_6DB", "ATTN_11DB", "CORE_TEMP"):
+    if _vb.has("machine.ADC." + _n):  # rp2 has no ATTN_* (ports/rp2/machine_adc.c)
+        setattr(ADC, _n, _vb.contract["machine.ADC." + _n][5])
 
 
 class RTC:
-    def __init__(self, id=0):
-        pass
+    def __init__(self, *a, **kw):
+        _vb.bind("machine.RTC", a, kw)
 
-    def memory(self, data=None):
-        if board.PORT != "esp32" and board.PORT != "virtual":
-            raise AttributeError("'RTC' object has no attribute 'memory'")
-        if data is None:
+    def memory(self, *a, **kw):
+        b = _vb.bind("machine.RTC.memory", a, kw)
+        if "data" not in b and not a:
             return _vb.rtc_memory
+        data = a[0] if a else b["data"]
         if len(data) > 2048:
             raise ValueError("buffer too long")
         _vb.rtc_memory = bytes(data)
 
+    def datetime(self, *a, **kw):
+        _vb.bind("machine.RTC.datetime", a, kw)
+        import time
+
+        if not a or a[0] is None:
+            y, mo, d, h, mi, s, wd, _ = time.localtime()
+            us = _vb.rtc_us() % 1000000
+            return (y, mo, d, wd, h, mi, s, us)
+        t = a[0]
+        if len(t) != 8:
+            raise ValueError("requested length 8 but object has length %d" % len(t))
+        secs = time.mktime((t[0], t[1], t[2], t[4], t[5], t[6], 0, 0))
+        _vb.set_rtc_us((secs - time._EPOCH_S) * 1000000 + t[7])
+
 
 class WDT:
-    def __init__(self, id=0, timeout=5000):
+    def __init__(self, *a, **kw):
+        b = _vb.bind("machine.WDT", a, kw)
+        timeout = b.get("timeout", 5000)
         if board.PORT == "rp2" and timeout > 8388:
             raise ValueError("timeout exceeds 8388")
         if timeout < 1:
@@ -152,12 +207,25 @@ class WDT:
         _vb.wdt_feed()
 
 
-def lightsleep(time_ms=None):
-    _vb.lightsleep((_vb.end_us if time_ms is None else time_ms * 1000))
+def _sleep_ms(name, a, kw):
+    b = _vb.bind(name, a, kw)
+    ms = a[0] if a else None
+    if ms is not None and type(ms) is not int:
+        raise TypeError("can't convert %s to int" % type(ms).__name__)
+    if board.PORT == "rp2" and ms is not None and ms > 4294967:
+        # ports/rp2/modmachine.c mp_machine_lightsleep: the delay is in us, 32 bits
+        raise ValueError("sleep too long")
+    return b, ms
 
 
-def deepsleep(time_ms=None):
-    _vb.deepsleep(None if time_ms is None else time_ms * 1000)
+def lightsleep(*a, **kw):
+    _, ms = _sleep_ms("machine.lightsleep", a, kw)
+    _vb.lightsleep(_vb.end_us if ms is None else ms * 1000)
+
+
+def deepsleep(*a, **kw):
+    _, ms = _sleep_ms("machine.deepsleep", a, kw)
+    _vb.deepsleep(None if ms is None else ms * 1000)
 
 
 def reset_cause():
@@ -189,6 +257,7 @@ def enable_irq(state=0):
     pass
 
 
-def freq(hz=None):
-    if hz is None:
-        return 160000000
+def freq(*a, **kw):
+    _vb.bind("machine.freq", a, kw)
+    if not a:
+        return 160000000 if board.PORT == "esp32" else 125000000

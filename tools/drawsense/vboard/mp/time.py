@@ -1,21 +1,25 @@
 # Strict fake of MicroPython's time module on the virtual board: a virtual
-# clock. Only what MicroPython's time has; anything else is an AttributeError.
+# clock. Only what MicroPython's time has (extmod/modtime.c); anything else is
+# an AttributeError. ticks_* and time_ns come from the board's clocks in _vb.
 import _vb
 
 _HALF = (_vb.MASK + 1) >> 1
+# Seconds from the MicroPython epoch (2000-01-01) to the virtual board's
+# power-on: the RTC is set once (as by mpremote's rtc --set), 2025-12-01.
+_EPOCH_S = 817776000
 
 
 def _int(x, name):
     if type(x) is not int:
-        raise TypeError("%s: can't convert %s to int" % (name, type(x).__name__))
+        raise TypeError("can't convert %s to int" % type(x).__name__)
 
 
 def ticks_ms():
-    return (_vb.now_us // 1000 + _vb.tick_off_ms) & 0x3FFFFFFF
+    return _vb.ticks_ms()
 
 
 def ticks_us():
-    return (_vb.now_us + _vb.tick_off_ms * 1000) & 0x3FFFFFFF
+    return _vb.ticks_us_now() & _vb.MASK
 
 
 def ticks_cpu():
@@ -25,15 +29,16 @@ def ticks_cpu():
 def ticks_diff(ticks1, ticks2):
     _int(ticks1, "ticks_diff")
     _int(ticks2, "ticks_diff")
-    return ((ticks1 - ticks2 + _HALF) & 0x3FFFFFFF) - _HALF
+    return ((ticks1 - ticks2 + _HALF) & _vb.MASK) - _HALF
 
 
 def ticks_add(ticks, delta):
+    # extmod/modtime.c time_ticks_add: OverflowError unless -2**29 < delta < 2**29
     _int(ticks, "ticks_add")
     _int(delta, "ticks_add")
-    if delta >= _HALF or delta < -_HALF:
+    if delta >= _HALF or delta <= -_HALF:
         raise OverflowError("ticks interval overflow")
-    return (ticks + delta) & 0x3FFFFFFF
+    return (ticks + delta) & _vb.MASK
 
 
 def sleep_ms(ms):
@@ -49,14 +54,77 @@ def sleep_us(us):
 
 
 def sleep(seconds):
+    if type(seconds) not in (int, float):
+        raise TypeError("can't convert %s to float" % type(seconds).__name__)
     if seconds > 0:
         _vb.sleep_awake(int(seconds * 1000000))
 
 
-def time():
-    # Seconds since the MicroPython epoch (2000-01-01), from a fixed start.
-    return 817776000 + _vb.now_us // 1000000
-
-
 def time_ns():
-    return (817776000 * 1000000 + _vb.now_us) * 1000
+    return (_EPOCH_S * 1000000 + _vb.rtc_us()) * 1000
+
+
+def time():
+    return time_ns() // 1000000000
+
+
+# Calendar arithmetic as extmod/modtime.c and shared/timeutils/timeutils.c do
+# it (epoch 2000-01-01 on esp32 and rp2, no time zones: gmtime == localtime).
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _leap(y):
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+def _ydays(y):
+    return 366 if _leap(y) else 365
+
+
+def localtime(secs=None):
+    if secs is None:
+        secs = time()
+    else:
+        _int(secs, "localtime")
+    days, s = divmod(secs, 86400)
+    wday = (days + 5) % 7  # 2000-01-01 was a Saturday (Monday = 0)
+    y = 2000
+    while days < 0:
+        y -= 1
+        days += _ydays(y)
+    while days >= _ydays(y):
+        days -= _ydays(y)
+        y += 1
+    yday = days + 1
+    m = 0
+    while True:
+        n = _DAYS[m] + (1 if m == 1 and _leap(y) else 0)
+        if days < n:
+            break
+        days -= n
+        m += 1
+    return (y, m + 1, days + 1, s // 3600, s // 60 % 60, s % 60, wday, yday)
+
+
+gmtime = localtime
+
+
+def mktime(t):
+    if type(t) is not tuple or len(t) != 8 and len(t) != 9:
+        raise TypeError("mktime needs a tuple of length 8 or 9")
+    y, mo, d, h, mi, s = t[0], t[1], t[2], t[3], t[4], t[5]
+    # timeutils_mktime normalises months past 12 and negative days
+    mo -= 1
+    y += mo // 12
+    mo %= 12
+    days = d - 1
+    for m in range(mo):
+        days += _DAYS[m] + (1 if m == 1 and _leap(y) else 0)
+    yy = 2000
+    while yy < y:
+        days += _ydays(yy)
+        yy += 1
+    while yy > y:
+        yy -= 1
+        days -= _ydays(yy)
+    return days * 86400 + h * 3600 + mi * 60 + s

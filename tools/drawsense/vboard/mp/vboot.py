@@ -18,6 +18,7 @@ def _forget_firmware():
 
 
 def main():
+    _vb.give_heap()
     first = True
     while True:
         _vb.boot()
