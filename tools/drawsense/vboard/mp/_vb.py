@@ -482,7 +482,8 @@ def _storm_check():
                 for _ in range(SCHED_DEPTH + 1):
                     _schedule(st["handler"], st["obj"])
                 run_pending()
-            _run(now_us + 1000, AWAKE)
+            # starved until the line next moves (an edge, or a sample)
+            _run(min(_edge_t, fe_next, end_us), AWAKE)
 
 
 # -- the time engine -----------------------------------------------------
@@ -747,6 +748,7 @@ def deepsleep(us):
         woke = _run(now_us + us + us * board.RTC_DRIFT_PPM // 1000000 if us else INF, DEEP)
     finally:
         stats["deep_us"] += now_us - t0
+    stats["wakeups"] += 1
     emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0)
     # rp2's deepsleep is light sleep, then a reset through the watchdog
     raise Reset(WDT_RESET if board.PORT == "rp2" else DEEPSLEEP_RESET)
@@ -828,6 +830,8 @@ def probe_in():
     # (probe_out collects the board's own garbage). The first sample also
     # holds what compiling and importing the firmware left: kept apart.
     if _heap_probe:
+        if not _heap_base:
+            return  # still booting: nothing of the firmware's is on the heap yet
         used = gc.mem_alloc() - _heap_base
         if not stats["boot_heap"]:
             stats["boot_heap"] = used
