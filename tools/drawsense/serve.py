@@ -259,6 +259,8 @@ def _ds_boot(g):
                     del g[name]
             kind = "main"  # a hard reset runs main.py again
     booting[0] = False
+    if vb is not None:
+        vb.repl = True  # from here a reset unwinds to nothing: the interpreter exits
     if raw:
         sys.stdout.write("\x00ds-ready\x00")
 
@@ -600,6 +602,7 @@ class Server:
         friendly_at = self.scan.rfind(_BANNER_END)
         if raw_at > friendly_at:
             self.mode, self.phase = "raw", "repl"
+            self.pending_intr = False  # a prompt: boot is over, nothing left to interrupt
             del self.scan[:raw_at + len(_RAW_MARK)]
         elif friendly_at > raw_at:
             self.mode, self.phase = "friendly", "repl"
@@ -673,6 +676,7 @@ class Server:
             self.scan.clear()
             self._to_client(RAW_PROMPT)
             self.mode, self.phase = "raw", "repl"
+            self.pending_intr = False
             self.to_board += self.held
             self.held.clear()
             if rest:

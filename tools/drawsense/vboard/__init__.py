@@ -197,8 +197,10 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
             kind = ev["type"]
             if kind == "boot":
                 tick_off = ev["tick_off_ms"]
-                tick_base = ev.get("tick_base_us", 0)  # esp32: ticks restart at every boot
+                tick_base = ev.get("tick_base_us", 0)  # ticks restart at every boot
                 ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
+            elif kind == "wake" and "tick_base_us" in ev:
+                tick_base = ev["tick_base_us"]  # esp32: ticks moved on by the RTC's measure of a light sleep
             elif kind == "reset":
                 ev["cause"] = RESET_CAUSES.get(ev["cause"], str(ev["cause"]))
             elif kind == "adv" and known is not None:

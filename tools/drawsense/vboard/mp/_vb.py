@@ -277,9 +277,9 @@ def _rand():
 
 
 # -- clocks ----------------------------------------------------------------
-# ticks_ms: on esp32 it restarts from 0 at every boot, deep-sleep wake
-# included (ports/esp32/mphalport.c mp_hal_ticks_ms: esp_timer_get_time()/1000,
-# and esp_timer starts at 0 with the chip); elsewhere it counts from power-on.
+# ticks_ms restarts from 0 at every boot, deep-sleep wake included
+# (ports/esp32/mphalport.c mp_hal_ticks_ms: esp_timer_get_time()/1000, and
+# esp_timer starts at 0 with the chip; rp2 likewise after every reset).
 # Either way it starts `tick_off_ms` before its 2**30 wrap, so every run
 # crosses the wrap. time_ns() reads the RTC (mphalport.c mp_hal_time_ns:
 # gettimeofday), which keeps counting through deep sleep on the chip's slow
@@ -291,27 +291,51 @@ rtc_off_us = 0  # RTC reading minus true time
 
 
 def _ticks_base_us():
-    return boot_us if board.PORT == "esp32" else 0
+    # every port's tick counter starts from 0 with the chip: esp32
+    # (esp_timer), rp2 (ports/rp2/main.c), zephyr (k_uptime)
+    return boot_us
 
 
 def ticks_us_now():
     _catch_up()
+    if _realtime:
+        # a served board's ticks are the interpreter's own, which C code
+        # reads too (extmod/modasyncio.c: mp_hal_ticks_ms for task times)
+        return utime.ticks_us()
     return now_us - _ticks_base_us() + tick_off_ms * 1000
 
 
 def ticks_ms():
+    if _realtime:
+        _catch_up()
+        return utime.ticks_ms()
     return ((ticks_us_now()) // 1000) & MASK
+
+
+# The RTC in microseconds since the port's epoch. esp32: 2000-01-01, and it
+# keeps counting through resets and deep sleep (set once, here to
+# 2025-12-01). rp2: 1970-01-01 (MICROPY_EPOCH_IS_1970), and every boot sets
+# it to 2021-01-01 (ports/rp2/main.c).
+_RP2 = board.PORT == "rp2"
+EPOCH_YEAR = 1970 if _RP2 else 2000
+
+
+def _rtc_base_us():
+    if _RP2:
+        return 1609459200 * 1000000 + now_us - boot_us
+    return 817776000 * 1000000 + now_us
 
 
 def rtc_us():
     _catch_up()
-    return now_us + rtc_off_us
+    return _rtc_base_us() + rtc_off_us
 
 
 def set_rtc_us(us):
     # machine.RTC().datetime(...): the RTC reads `us` from now on
     global rtc_off_us
-    rtc_off_us = us - now_us
+    _catch_up()
+    rtc_off_us = us - _rtc_base_us()
 
 
 _drop_mv = int(_tl.get("battery_drop_mv", 150))
@@ -452,15 +476,26 @@ def _schedule(handler, obj):
     _sched.append((handler, obj))
 
 
+_in_handler = False
+_storming = False
+
+
 def run_pending():
-    """A scheduler point: run the queued soft-IRQ handlers, oldest first."""
-    global _lost
+    """A scheduler point: run the queued soft-IRQ handlers, oldest first
+    (never inside one another: the scheduler is locked while one runs)."""
+    global _lost, _in_handler
     if _lost:
         emit("irq_lost", n=_lost, depth=SCHED_DEPTH)
         _lost = 0
-    while _sched:
-        handler, obj = _sched.pop(0)
-        handler(obj)
+    if _in_handler:
+        return
+    _in_handler = True
+    try:
+        while _sched:
+            handler, obj = _sched.pop(0)
+            handler(obj)
+    finally:
+        _in_handler = False
 
 
 def _storm_check():
@@ -471,19 +506,30 @@ def _storm_check():
     While the level holds the interrupt fires again as soon as it returns:
     the scheduler queue is full, the rest are lost and the main task starves
     until the level changes."""
+    global _storming
     for pid, st in pins.items():
         lv = st["level_trig"]
         if lv is None or pin_level(pid) != lv:
             continue
         stats["irq_storms"] += 1
         emit("irq_storm", pin=pid, level=lv, handler=st["handler"] is not None)
-        while pin_level(pid) == lv and now_us < end_us:
-            if st["handler"] is not None:
-                for _ in range(SCHED_DEPTH + 1):
-                    _schedule(st["handler"], st["obj"])
-                run_pending()
-            # starved until the line next moves (an edge, or a sample)
-            _run(min(_edge_t, fe_next, end_us), AWAKE)
+        t0 = now_us
+        _storming = True
+        try:
+            _hold_storm(pid, st, lv)
+        finally:
+            _storming = False
+            stats["awake_us"] += now_us - t0
+
+
+def _hold_storm(pid, st, lv):
+    while pin_level(pid) == lv and now_us < end_us:
+        if st["handler"] is not None:
+            for _ in range(SCHED_DEPTH + 1):
+                _schedule(st["handler"], st["obj"])
+            run_pending()
+        # starved until the line next moves (an edge, or a sample)
+        _run(min(_edge_t, fe_next, end_us), AWAKE)
 
 
 # -- the time engine -----------------------------------------------------
@@ -499,13 +545,32 @@ _in_engine = False
 _light_wake_pins = ()  # esp32: the GPIO wake source of the light sleep under way
 
 
+repl = False  # a served board's boot is over: its REPL runs (serve's boot script sets it)
+
+
+def _heap_locked():
+    # code under micropython.heap_lock() (asyncio's own tests do it) may read
+    # the clock, which allocates nothing on a board: catch up later then
+    try:
+        [0]
+    except MemoryError:
+        return True
+    return False
+
+
 def _catch_up():
     """Real time only: code that runs without sleeping still moves the clock
-    (a busy loop on ticks_ms sees it advance)."""
+    (a busy loop on ticks_ms sees it advance); every fake that reads or sets
+    the time calls this first."""
     if _realtime and not _in_engine:
         wall = utime.ticks_diff(utime.ticks_ms(), _wall0) * 1000
-        if wall > now_us:
-            _run(min(wall, end_us - 1), AWAKE)
+        if wall > now_us and not _heap_locked():
+            try:
+                _run(min(wall, end_us - 1), AWAKE)
+            except Reset as r:
+                if repl:  # a watchdog at the REPL: serve powers on a new interpreter
+                    raise SystemExit(0xC0 | r.cause)
+                raise
 
 
 def _account(t, mode):
@@ -548,6 +613,8 @@ def _line_moved(pid, before, mode):
     fired = _isr(pid, after)
     if mode == AWAKE:
         run_pending()
+        if pins[pid]["level_trig"] is not None and not _storming:
+            _storm_check()  # the level interrupt a light sleep left is still there
         return False
     return fired  # rp2 / virtual light sleep: an armed pin IRQ wakes the chip
 
@@ -692,6 +759,7 @@ def _pace(t):
 
 def sleep_awake(us):
     # time.sleep_*: the CPU idles awake; IRQs run, the sleep does not end early.
+    _catch_up()
     probe_in()
     t0 = now_us
     try:
@@ -701,22 +769,35 @@ def sleep_awake(us):
     probe_out()
 
 
+def _slow_clock_us(us):
+    """True time of a sleep timed by the slow clock: it counts `us` of RTC
+    time, which runs fast by RTC_DRIFT_PPM, so the RTC (same clock, same
+    calibration) says exactly `us` when it ends."""
+    return us * 1000000 // (1000000 + board.RTC_DRIFT_PPM)
+
+
 def lightsleep(us):
     # machine.lightsleep. esp32: only a GPIO wake source (esp32.wake_on_gpio)
     # ends it early, and it leaves those pins level-triggered; rp2 and the
     # virtual board: an armed pin IRQ wakes the chip.
-    global _light_wake_pins
+    global _light_wake_pins, boot_us
     probe_in()
     t0 = now_us
+    _catch_up()
     emit("sleep", mode="light", ms=us // 1000)
     _light_wake_pins = deep_wake[0] if board.PORT == "esp32" and deep_wake is not None else ()
+    rtc0 = rtc_off_us
     try:
-        # the timer runs on the slow clock: a requested span lasts longer
-        woke = _run(now_us + us + us * board.RTC_DRIFT_PPM // 1000000, LIGHT)
+        woke = _run(now_us + _slow_clock_us(us), LIGHT)
     finally:
         stats["light_us"] += now_us - t0
+    if board.PORT == "esp32":
+        # esp_light_sleep_start moves esp_timer (ticks_ms) on by the sleep
+        # as the RTC measured it
+        boot_us -= rtc_off_us - rtc0
     stats["wakeups"] += 1
-    emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0)
+    # tick_base_us: ticks_ms = (t - tick_base_us) // 1000 + tick_off_ms from here on
+    emit("wake", cause="pin" if woke else "timer", slept_us=now_us - t0, tick_base_us=boot_us)
     for pid in _light_wake_pins:
         pin_state(pid)["level_trig"] = deep_wake[1]
     _light_wake_pins = ()
@@ -728,6 +809,7 @@ def lightsleep(us):
 
 def deepsleep(us):
     # Everything but RTC memory is lost; the firmware restarts from main.
+    _catch_up()
     probe_in()
     _radio_off()
     _sched[:] = []
@@ -740,12 +822,16 @@ def deepsleep(us):
         # CONFIG_ESP_SLEEP_GPIO_ENABLE_INTERNAL_RESISTORS=n).
         for pid in deep_wake[0]:
             pin_state(pid)["pull"] = PULL_DOWN if deep_wake[1] else PULL_UP
-    if _realtime:
-        # a served board: the chip is off, so is its console; what is typed
-        # (a ^C included) waits for the next boot
-        micropython.kbd_intr(-1)
+    target = now_us + _slow_clock_us(us) if us is not None else INF
     try:
-        woke = _run(now_us + us + us * board.RTC_DRIFT_PPM // 1000000 if us else INF, DEEP)
+        while True:
+            try:
+                woke = _run(target, DEEP)
+                break
+            except KeyboardInterrupt:
+                # a served board: the chip is off and so is its console; a
+                # ^C typed now reaches nothing (what else is typed waits)
+                pass
     finally:
         stats["deep_us"] += now_us - t0
     stats["wakeups"] += 1
@@ -846,12 +932,14 @@ def probe_out():
 
 def wdt_start(timeout_ms):
     global wdt_timeout_us, wdt_deadline
+    _catch_up()
     wdt_timeout_us = timeout_ms * 1000
     wdt_deadline = now_us + wdt_timeout_us
 
 
 def wdt_feed():
     global wdt_deadline
+    _catch_up()
     if wdt_timeout_us:
         wdt_deadline = now_us + wdt_timeout_us
 
@@ -859,9 +947,11 @@ def wdt_feed():
 def boot():
     # Called by vboot before main runs: power-on or a reset.
     global pins, ble_active, adv_on, adv_next, wdt_timeout_us, wdt_deadline, deep_wake, boots, addr
-    global boot_us, radio_used
+    global boot_us, radio_used, rtc_off_us
     boots += 1
     boot_us = now_us
+    if _RP2:
+        rtc_off_us = 0  # main.c sets the RTC at every boot
     radio_used = False
     _sched[:] = []
     stats["boots"] = boots
@@ -871,7 +961,8 @@ def boot():
     adv_next = INF
     wdt_timeout_us = 0
     wdt_deadline = INF
-    deep_wake = None
+    if reset_cause != SOFT_RESET:  # esp32 machine_rtc_config is .data: a soft reset keeps it
+        deep_wake = None
     addr = bytes(unique_id())  # the controller's public address
     mount_flash()
     # in this boot ticks_ms = ((t - tick_base_us) // 1000 + tick_off_ms) mod 2**30

@@ -156,7 +156,8 @@ class ADC:
         if not _vb.adc_calibrated:
             # ports/esp32/adc.c madcblock_read_uv_helper: no eFuse calibration
             # scheme -> check_esp_err raises
-            raise OSError(-262, "ESP_ERR_NOT_SUPPORTED")
+            # (ESP_ERR_NOT_SUPPORTED, which check_esp_err_ maps to EOPNOTSUPP)
+            raise OSError(95)
         return self._uv()
 
 
@@ -190,7 +191,7 @@ class RTC:
         if len(t) != 8:
             raise ValueError("requested length 8 but object has length %d" % len(t))
         secs = time.mktime((t[0], t[1], t[2], t[4], t[5], t[6], 0, 0))
-        _vb.set_rtc_us((secs - time._EPOCH_S) * 1000000 + t[7])
+        _vb.set_rtc_us(secs * 1000000 + t[7])
 
 
 class WDT:
@@ -225,6 +226,10 @@ def lightsleep(*a, **kw):
 
 def deepsleep(*a, **kw):
     _, ms = _sleep_ms("machine.deepsleep", a, kw)
+    if board.CHIP == "esp32c3" and _vb.deep_wake is not None and any(p > 5 for p in _vb.deep_wake[0]):
+        # machine_sleep_helper: esp_deep_sleep_enable_gpio_wakeup fails for
+        # pins outside the C3's RTC domain (GPIO0-5)
+        raise ValueError("wake-up pin not supported")
     _vb.deepsleep(None if ms is None else ms * 1000)
 
 

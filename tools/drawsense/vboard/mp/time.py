@@ -4,9 +4,6 @@
 import _vb
 
 _HALF = (_vb.MASK + 1) >> 1
-# Seconds from the MicroPython epoch (2000-01-01) to the virtual board's
-# power-on: the RTC is set once (as by mpremote's rtc --set), 2025-12-01.
-_EPOCH_S = 817776000
 
 
 def _int(x, name):
@@ -61,7 +58,8 @@ def sleep(seconds):
 
 
 def time_ns():
-    return (_EPOCH_S * 1000000 + _vb.rtc_us()) * 1000
+    # the RTC, from the port's epoch (_vb.rtc_us: 2000 on esp32, 1970 on rp2)
+    return _vb.rtc_us() * 1000
 
 
 def time():
@@ -69,7 +67,7 @@ def time():
 
 
 # Calendar arithmetic as extmod/modtime.c and shared/timeutils/timeutils.c do
-# it (epoch 2000-01-01 on esp32 and rp2, no time zones: gmtime == localtime).
+# it, from the port's epoch (no time zones: gmtime == localtime).
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -84,11 +82,13 @@ def _ydays(y):
 def localtime(secs=None):
     if secs is None:
         secs = time()
+    elif type(secs) is float:
+        secs = int(secs)  # timeutils_obj_get_timestamp takes a float too
     else:
         _int(secs, "localtime")
     days, s = divmod(secs, 86400)
-    wday = (days + 5) % 7  # 2000-01-01 was a Saturday (Monday = 0)
-    y = 2000
+    y = _vb.EPOCH_YEAR
+    wday = (days + (3 if y == 1970 else 5)) % 7  # 1970-01-01 a Thursday, 2000-01-01 a Saturday (Monday = 0)
     while days < 0:
         y -= 1
         days += _ydays(y)
@@ -110,7 +110,9 @@ gmtime = localtime
 
 
 def mktime(t):
-    if type(t) is not tuple or len(t) != 8 and len(t) != 9:
+    if type(t) not in (tuple, list):  # mp_obj_get_array: any tuple or list
+        raise TypeError("object '%s' isn't a tuple or list" % type(t).__name__)
+    if len(t) != 8 and len(t) != 9:
         raise TypeError("mktime needs a tuple of length 8 or 9")
     y, mo, d, h, mi, s = t[0], t[1], t[2], t[3], t[4], t[5]
     # timeutils_mktime normalises months past 12 and negative days
@@ -120,7 +122,7 @@ def mktime(t):
     days = d - 1
     for m in range(mo):
         days += _DAYS[m] + (1 if m == 1 and _leap(y) else 0)
-    yy = 2000
+    yy = _vb.EPOCH_YEAR
     while yy < y:
         days += _ydays(yy)
         yy += 1
