@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__, boards, paths, scenario, timeline, vboard
 from .argtypes import whole
 from .keystore import KeyStore, KeyStoreError, default_path
+from .vboard import ports
 
 _EPILOG = """\
 examples:
@@ -113,6 +114,7 @@ def cmd_boards(args: argparse.Namespace) -> int:
             "name": name, "title": b.title, "port": b["PORT"], "sensor_pin": b["SENSOR_PIN"],
             "pull": b["SENSOR_PULL"], "holstered_level": b["HOLSTERED_LEVEL"], "wake": b["WAKE"],
             "adv_min_interval_ms": b["ADV_MIN_INTERVAL_US"] / 1000, "mpy_arch": b["MPY_ARCH"],
+            "sensor": b["SENSOR_PART"], "sensor_sample_ms": b["SENSOR_SAMPLE_MS"],
         })
     if args.json:
         for r in rows:
@@ -122,7 +124,12 @@ def cmd_boards(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['name']:<9} {r['port']:<8} {r['sensor_pin']:>3} {r['pull']:<5} {r['holstered_level']:>9} "
               f"{r['wake']:<5} {r['adv_min_interval_ms']:>6g}ms  {r['title']}")
-    print(f"\n(board definitions: {paths.BOARDS}/<name>/board.py)")
+    print()
+    for r in rows:
+        sample = f", samples every {r['sensor_sample_ms']} ms" if r["sensor_sample_ms"] else ""
+        print(f"{r['name']:<9} sensor: {r['sensor']}{sample}")
+    print(f"\n(board definitions: {paths.BOARDS}/<name>/board.py; what each port accepts: "
+          f"{ports.DIR}/<port>.toml)")
     return 0
 
 
