@@ -75,7 +75,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
                               saved.drawn_at, saved.remind_at, _rtc_of(heartbeat, now, rtc_now), bat.rest_mv,
                               saved.secret, saved.device_id))
     if not woke:
-        hw.report("boot", hw.board.NAME, NAMES[det.state])
+        hw.report("boot", hw.board.NAME, NAMES[det.state], hw.reset_cause_name())
         if signer is None:
             # Nothing on air: a receiver must never see an unauthenticated draw.
             hw.report("unprovisioned")
@@ -92,6 +92,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     elif brownout:
         bursts.start(events.BOOT, now)
     while True:
+        hw.feed()
         now = hw.now()
         if det.state == FAULT:
             det.sample(hw.out(), now)
@@ -190,10 +191,25 @@ class Timing:
 
 
 def main(board, cfg):
-    """Build the hardware and the identity, then run. Called by main.py."""
+    """Build the hardware and the identity, then run. Called by main.py.
+
+    A fault anywhere (a flash write or a radio call that raises, a bug) is
+    reported on the console where the bench reads it, and the device starts
+    again: a reset, after which a gun that is out is reported as a draw
+    (run's boot-with-gun-out path) with a counter that resumes past every
+    value used. A hang is the watchdog's (hw.Hardware)."""
+    import hw as hwmod
+
+    try:
+        _main(board, cfg, hwmod)
+    except Exception as e:  # not KeyboardInterrupt: ^C on the bench still stops it
+        hwmod.report("fault", type(e).__name__, str(e).replace(" ", "_") or "-")
+        hwmod.reset()
+
+
+def _main(board, cfg, hwmod):
     import advert
     import counter
-    import hw as hwmod
 
     cfg = Timing(cfg, board)
     hw = hwmod.Hardware(board)

@@ -24,6 +24,11 @@ class Hardware:
         # Deep sleep where the port can wake on the sensor pin and keeps RTC
         # memory (esp32); elsewhere light sleep with the pin IRQ.
         self.deep = board.WAKE == "gpio"
+        # The watchdog, where the port's sleep lets one run (board.WDT_MS, 0:
+        # none): the loop feeds it once a pass, and hw.sleep never sleeps
+        # past half its timeout (rp2's keeps counting through lightsleep).
+        # Started first, so a hang anywhere after this resets the chip.
+        self._wdt = machine.WDT(timeout=board.WDT_MS) if board.WDT_MS else None
         self._adc = None
         if board.BATTERY_ADC_PIN >= 0:  # -1: the board has no battery sense
             self._adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN))
@@ -119,6 +124,9 @@ class Hardware:
     def reset_cause(self):
         return machine.reset_cause()
 
+    def reset_cause_name(self):
+        return reset_cause_name()
+
     def woke_from_deep_sleep(self):
         # rp2 has no DEEPSLEEP_RESET (its deepsleep is a reset through the watchdog)
         return machine.reset_cause() == getattr(machine, "DEEPSLEEP_RESET", -1)
@@ -151,6 +159,8 @@ class Hardware:
         advertising through light sleep on esp32 (micropython#6396), so
         during a burst we stay awake, in 5 ms naps, so that an edge is looked
         at within 5 ms rather than at the next payload refresh."""
+        if self._wdt is not None and ms > self.board.WDT_MS // 2:
+            ms = self.board.WDT_MS // 2
         if not self.radio_on:
             if self.board.PORT == "esp32":
                 poll = self.board.SENSOR_POLL_MS
@@ -186,6 +196,31 @@ class Hardware:
             esp32.wake_on_gpio((self.pin,), esp32.WAKEUP_ANY_HIGH if level else esp32.WAKEUP_ALL_LOW)
 
     def report(self, *words):
-        # One console line per thing the device did: "ds <ticks_ms> <what> ...".
-        # Read by people on the bench and parsed by the simulator.
-        print("ds", time.ticks_ms(), *words)
+        report(*words)
+
+    # -- watchdog ---------------------------------------------------------
+    def feed(self):
+        """The loop is alive (called once per pass)."""
+        if self._wdt is not None:
+            self._wdt.feed()
+
+
+def report(*words):
+    # One console line per thing the device did: "ds <ticks_ms> <what> ...".
+    # Read by people on the bench and parsed by the simulator.
+    print("ds", time.ticks_ms(), *words)
+
+
+def reset():
+    """Start again from main.py, as after power-on (RTC memory kept)."""
+    machine.reset()
+
+
+def reset_cause_name():
+    """How this boot began, as the bench and the timeline say it."""
+    cause = machine.reset_cause()
+    for name, word in (("PWRON_RESET", "power-on"), ("HARD_RESET", "reset"), ("WDT_RESET", "watchdog"),
+                       ("DEEPSLEEP_RESET", "deep-sleep"), ("SOFT_RESET", "soft-reset")):
+        if cause == getattr(machine, name, None):
+            return word
+    return str(cause)

@@ -35,5 +35,8 @@ BATTERY_LOW_MV = 2500
 BATTERY_CLEAR_MV = 2950
 BROWNOUT_MV = 2000
 
+# No watchdog: the idealised board light-sleeps up to an hour at a time.
+WDT_MS = 0
+
 MPY_ARCH = "host"
 STUBS = ""

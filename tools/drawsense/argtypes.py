@@ -33,3 +33,19 @@ def whole(lo: int, hi: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be a whole number from {lo} to {hi}, not {text!r}")
         return n
     return parse
+
+
+FAULTS = ("flash", "radio", "hang")
+
+
+def fault(text: str) -> tuple[str, float]:
+    """KIND@MS: a fault the virtual board injects once, at its first chance from MS ms."""
+    kind, sep, at = text.partition("@")
+    try:
+        ms = float(at)
+    except ValueError:
+        ms = math.nan
+    if not sep or kind not in FAULTS or not math.isfinite(ms) or ms < 0:
+        raise argparse.ArgumentTypeError(f"give KIND@MS with KIND one of {', '.join(FAULTS)} and MS >= 0 "
+                                         f"(e.g. radio@1000), not {text!r}")
+    return kind, ms

@@ -15,7 +15,7 @@ REQUIRED = {
     "BOOT_MS": int, "BATTERY_ADC_PIN": int, "BATTERY_DIVIDER_NUM": int, "BATTERY_DIVIDER_DEN": int,
     "BATTERY_LOW_MV": int, "BATTERY_CLEAR_MV": int, "BROWNOUT_MV": int,
     "SENSOR_FRONTEND": str, "SENSOR_PART": str, "SENSOR_SAMPLE_MS": int, "SENSOR_POLL_MS": int,
-    "PULL_KOHM": int, "IO_MV": int, "RTC_DRIFT_PPM": int,
+    "PULL_KOHM": int, "IO_MV": int, "RTC_DRIFT_PPM": int, "WDT_MS": int,
 }
 
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from . import __version__, boards, paths, scenario, timeline, vboard
-from .argtypes import whole
+from .argtypes import fault, whole
 from .keystore import KeyStore, KeyStoreError, default_path
 from .vboard import ports
 
@@ -83,7 +83,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
                                                         if args.keys else "a throwaway key")
         print(f"simulating {scen.name!r} on {board.title} ({who}): {scen.description}", file=sys.stderr)
     try:
-        run = vboard.run(scen, args.board, secret=secret, device_id=device_id, flash_image=flash)
+        run = vboard.run(scen, args.board, secret=secret, device_id=device_id, flash_image=flash,
+                         faults=args.inject)
     except paths.RuntimeMissing as e:
         return _fail(str(e))
     except vboard.FirmwareCrash as e:
@@ -217,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", metavar="NAME", help="device name in the key store (default: sim-BOARD)")
     s.add_argument("--unprovisioned", action="store_true",
                    help="run without a key: the firmware says so and sends nothing")
+    s.add_argument("--inject", metavar="KIND@MS", type=fault, action="append", default=[],
+                   help="inject a fault once, at its first chance from MS ms into the run: flash (a flash write "
+                        "the chip refuses), radio (the radio call raises), hang (the firmware stops feeding its "
+                        "watchdog); repeatable. Shows how the sensor reports it and recovers")
     s.set_defaults(func=cmd_sim)
 
     ls = sub.add_parser(

@@ -134,7 +134,15 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
         if kind == "boot":
             line(e["t_ms"], f"boot    {e['cause']} on {e['board']}")
         elif kind == "firmware":
-            line(e["t_ms"], f"ready   firmware running, sensor reads {e['state'].lower()}")
+            cause = e.get("cause", "power-on")
+            after = {"power-on": "", "?": "", "reset": " (after a reset)"}.get(cause, f" (after a {cause} reset)")
+            line(e["t_ms"], f"ready   firmware running{after}, sensor reads {e['state'].lower()}")
+        elif kind == "fault":
+            line(e["t_ms"], f"FAULT   the firmware raised {e['error']}: it reports it and resets")
+        elif kind == "inject":
+            line(e["t_ms"], f"INJECT  a {e['fault']} fault (the virtual board)")
+        elif kind == "wdt":
+            line(e["t_ms"], f"WATCHDOG not fed for {e['timeout_ms']} ms: the chip resets")
         elif kind == "level":
             line(e["t_ms"], f"level   debounced: {e['level']}")
         elif kind == "state":

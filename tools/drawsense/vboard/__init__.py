@@ -98,6 +98,7 @@ def run(
     flash_image: Path | None = None,
     cut_at: int = 0,
     adc_calibrated: bool = True,
+    faults: list[tuple[str, float]] = (),
     progress=None,
 ) -> SimResult:
     """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
@@ -112,7 +113,10 @@ def run(
     the device runs unprovisioned. `flash_image` keeps the device's flash
     (and so its counter) from run to run. `cut_at` cuts the power during the
     Nth flash program/erase operation. `adc_calibrated=False` runs an esp32
-    without eFuse ADC calibration (read_uv raises). `progress(t_ms, total_ms)` is called
+    without eFuse ADC calibration (read_uv raises). `faults`, [(kind, at_ms)],
+    injects each once at its first chance from at_ms: "flash" (a refused
+    flash write), "radio" (gap_advertise raises), "hang" (the firmware's next
+    wait never returns). `progress(t_ms, total_ms)` is called
     as virtual time passes (for long runs)."""
     from ..scenario import timeline_json
 
@@ -125,6 +129,7 @@ def run(
         meta["wrap_after_ms"] = wrap_after_ms
         meta["contract"] = ports.load(board["PORT"]).compact()
         meta["adc_calibrated"] = adc_calibrated
+        meta["faults"] = [[kind, round(at_ms * 1000)] for kind, at_ms in faults]
         tl.write_text(json.dumps(meta))
         eb = Path(tmp) / "edges.bin"
         eb.write_bytes(b"".join(struct.pack("<q", t) for t, _ in scenario.edges))
@@ -241,5 +246,8 @@ def _firmware_event(t_ms: float, words: list[str]) -> dict:
         sent = args[1] != "unsent"  # unprovisioned: the firmware sends nothing
         return {"t_ms": t_ms, "type": "burst", "event": args[0], "ms": int(args[1]) if sent else 0, "sent": sent}
     if kind == "boot":
-        return {"t_ms": t_ms, "type": "firmware", "board": args[0], "state": args[1]}
+        return {"t_ms": t_ms, "type": "firmware", "board": args[0], "state": args[1],
+                "cause": args[2] if len(args) > 2 else "?"}
+    if kind == "fault":
+        return {"t_ms": t_ms, "type": "fault", "error": " ".join(args).replace("_", " ")}
     return {"t_ms": t_ms, "type": "report", "words": words}

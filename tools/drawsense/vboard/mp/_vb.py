@@ -182,7 +182,11 @@ class Flash:
         self.f.seek(a)
         if not self.armed:
             self.f.write(new)
-            return
+            return 0
+        if fault_due("flash"):
+            # the chip refuses the write: littlefs gets LFS_ERR_IO and the
+            # firmware an OSError(EIO); the block keeps what it had
+            return -5
         self.ops += 1
         stats["flash_ops"] = self.ops
         if self.ops == _cut_at:
@@ -190,9 +194,10 @@ class Flash:
             self.f.flush()
             raise PowerCut()
         self.f.write(new)
+        return 0
 
     def writeblocks(self, block, buf, off=None):
-        self._op(block * FLASH_BLOCK + (off or 0), bytes(buf))
+        return self._op(block * FLASH_BLOCK + (off or 0), bytes(buf))
 
     def ioctl(self, op, arg):
         if op == 4:  # block count
@@ -200,9 +205,26 @@ class Flash:
         if op == 5:  # block size
             return FLASH_BLOCK
         if op == 6:  # erase
-            self._op(arg * FLASH_BLOCK, b"\xff" * FLASH_BLOCK)
-            return 0
+            return self._op(arg * FLASH_BLOCK, b"\xff" * FLASH_BLOCK)
         return 0
+
+
+# Injected faults (the timeline's "faults": [kind, at_us] pairs), each
+# happening once, at the first chance from at_us on: "flash" (a flash write
+# the chip refuses), "radio" (gap_advertise raises, as when the controller
+# stops answering), "hang" (the firmware's next wait never returns: a loop
+# stuck in code, which only a watchdog ends).
+_faults = [[k, int(t), False] for k, t in (_tl.get("faults") or [])]
+
+
+def fault_due(kind):
+    for f in _faults:
+        if f[0] == kind and not f[2] and now_us >= f[1]:
+            f[2] = True
+            stats["faults_injected"] += 1
+            emit("inject", fault=kind)
+            return True
+    return False
 
 
 flash = Flash(os.getenv("DRAWSENSE_VB_FLASH"))
@@ -249,7 +271,7 @@ def save_flash():
 
 
 stats = {"awake_us": 0, "light_us": 0, "deep_us": 0, "radio_us": 0, "adverts": 0, "wakeups": 0, "irqs": 0,
-         "irqs_lost": 0, "irq_storms": 0, "pull_uc": 0.0,
+         "irqs_lost": 0, "irq_storms": 0, "pull_uc": 0.0, "faults_injected": 0,
          "peak_heap": 0, "boot_heap": 0, "boots": 0,
          "flash_ops": 0, "power_cuts": 0, "brownouts": 0}
 _radio_since = 0
@@ -757,9 +779,21 @@ def _pace(t):
         _poller.poll(min(50, (t - wall) // 1000 + 1))
 
 
+def _hang():
+    # stuck in code: time runs, awake, until a watchdog resets the chip (or
+    # the run ends: without one, the device never comes back)
+    t0 = now_us
+    try:
+        _run(INF, AWAKE)
+    finally:
+        stats["awake_us"] += now_us - t0
+
+
 def sleep_awake(us):
     # time.sleep_*: the CPU idles awake; IRQs run, the sleep does not end early.
     _catch_up()
+    if fault_due("hang"):
+        _hang()
     probe_in()
     t0 = now_us
     try:
@@ -784,6 +818,8 @@ def lightsleep(us):
     probe_in()
     t0 = now_us
     _catch_up()
+    if fault_due("hang"):
+        _hang()
     emit("sleep", mode="light", ms=us // 1000)
     _light_wake_pins = deep_wake[0] if board.PORT == "esp32" and deep_wake is not None else ()
     rtc0 = rtc_off_us
@@ -851,6 +887,8 @@ def _radio_off():
 
 def radio_start(interval_us, data):
     global adv_on, adv_interval_us, adv_data, adv_next, _radio_since
+    if fault_due("radio"):
+        raise OSError(116)  # ETIMEDOUT: the controller did not answer
     probe_in()
     if not adv_on:
         _radio_since = now_us

@@ -1,0 +1,71 @@
+"""Never silent: a fault anywhere in the firmware is reported and the sensor
+comes back by itself, with the next draw on air (issue 9, point 1).
+
+The virtual board injects each fault once (vboard.run(faults=...), or
+`drawsense sim --inject KIND@MS`): a flash write the chip refuses, a radio
+call that raises, a loop that hangs. Run: pytest tests/test_recovery.py
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drawsense import boards, timeline, vboard
+from drawsense.scenario import Scenario
+
+from conftest import TEST_ID, TEST_SECRET
+
+
+def _gun_out_from_1s(seconds: float) -> Scenario:
+    return Scenario(name="draw-and-hold", description="", seed=1, duration_us=int(seconds * 1e6),
+                    initial_out=False, edges=[(1_000_000, True)], battery=[(0, 3000)], source="test")
+
+
+# (fault, when it is injected in ms): at the first flash write (boot), on the
+# draw's first advert, and in the middle of the draw's burst
+FAULTS = [("flash", 0), ("radio", 1000), ("hang", 3000)]
+
+
+@pytest.mark.parametrize("board", ["esp32c3", "picow"])
+@pytest.mark.parametrize("kind,at_ms", FAULTS)
+def test_the_sensor_reports_a_fault_recovers_and_the_draw_goes_out(board, kind, at_ms):
+    b = boards.load(board)
+    run = vboard.run(_gun_out_from_1s(b["WDT_MS"] / 1000 + 10), board, secret=TEST_SECRET, device_id=TEST_ID,
+                     faults=[(kind, at_ms)])
+    assert run.stats["faults_injected"] == 1
+    [inject] = run.of("inject")
+    # reported where the bench reads it: the firmware's own fault line, or
+    # (a hang runs no code that could say so) the watchdog and the next boot
+    if kind == "hang":
+        [wdt] = run.of("wdt")
+        assert wdt["t_ms"] - inject["t_ms"] <= b["WDT_MS"]
+        assert any(f.get("cause") == "watchdog" for f in run.of("firmware"))
+    else:
+        [fault] = run.of("fault")
+        assert fault["error"].startswith("OSError")
+    # and a draw is on air after it
+    after = [bu for bu in timeline.bursts(run) if bu.event == "draw" and bu.t_ms >= inject["t_ms"] and bu.adverts]
+    assert after, [(bu.event, bu.t_ms) for bu in timeline.bursts(run)]
+    # never one counter value (the CCM nonce) for two payloads, across the reset
+    payload_of: dict = {}
+    for a in run.adverts():
+        assert payload_of.setdefault(a["counter"], a["data"]) == a["data"], a["counter"]
+
+
+def test_without_a_watchdog_a_hang_is_silent_for_good():
+    # the idealised virtual board has none (it light-sleeps an hour at a
+    # time): the limit the watchdog boards are there for
+    run = vboard.run(_gun_out_from_1s(20), "virtual", secret=TEST_SECRET, device_id=TEST_ID,
+                     faults=[("hang", 3000)])
+    assert run.of("wdt") == [] and run.of("firmware")[-1]["t_ms"] < 3000
+    assert all(bu.t_ms < 3000 for bu in timeline.bursts(run))
+
+
+@pytest.mark.parametrize("board", ["esp32c3", "picow"])
+def test_a_quiet_holstered_day_never_trips_the_watchdog(board):
+    # the loop feeds it often enough through every way it waits
+    run = vboard.run(Scenario(name="holstered", description="", seed=1, duration_us=7 * 3600 * 10**6,
+                              initial_out=False, edges=[], battery=[(0, 3000)], source="test"),
+                     board, secret=TEST_SECRET, device_id=TEST_ID)
+    assert run.of("wdt") == [] and run.of("fault") == []
+    assert [bu.event for bu in timeline.bursts(run)] == ["heartbeat"]
