@@ -202,7 +202,10 @@ def main(board, cfg):
 
     try:
         _main(board, cfg, hwmod)
-    except Exception as e:  # not KeyboardInterrupt: ^C on the bench still stops it
+    except KeyboardInterrupt:  # ^C on the bench stops it, and the watchdog lets it be
+        hwmod.stopped()
+        raise
+    except Exception as e:
         hwmod.report("fault", type(e).__name__, str(e).replace(" ", "_") or "-")
         hwmod.reset()
 

@@ -5,6 +5,7 @@ import time
 
 import bluetooth
 import machine
+from micropython import const
 
 _PULLS = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN, "none": None}
 
@@ -29,6 +30,8 @@ class Hardware:
         # past half its timeout (rp2's keeps counting through lightsleep).
         # Started first, so a hang anywhere after this resets the chip.
         self._wdt = machine.WDT(timeout=board.WDT_MS) if board.WDT_MS else None
+        global _wdt_board
+        _wdt_board = board if self._wdt is not None else None
         self._adc = None
         if board.BATTERY_ADC_PIN >= 0:  # -1: the board has no battery sense
             self._adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN))
@@ -203,6 +206,28 @@ class Hardware:
         """The loop is alive (called once per pass)."""
         if self._wdt is not None:
             self._wdt.feed()
+
+
+_wdt_board = None  # the board whose watchdog runs, once Hardware started it
+# After ^C on the bench: the longest a stopped firmware leaves the watchdog
+# before it resets the board back into service.
+_STOPPED_WDT_MS = const(3600000)
+
+
+def stopped():
+    """The firmware was stopped (^C: the bench, mpremote). A started watchdog
+    cannot be stopped on any port. esp32 lets it be set again
+    (ports/esp32/machine_wdt.c: esp_task_wdt_reconfigure), so it gets an hour:
+    the bench has time to work, and a sensor left at the REPL goes back into
+    service within the hour. rp2's allows 8388 ms at most: say so."""
+    b = _wdt_board
+    if b is None:
+        return
+    if b.PORT == "esp32":
+        machine.WDT(timeout=_STOPPED_WDT_MS)
+        report("watchdog", "relaxed", _STOPPED_WDT_MS // 1000)
+    else:
+        report("watchdog", "running", b.WDT_MS // 1000)
 
 
 def report(*words):

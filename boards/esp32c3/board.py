@@ -99,7 +99,8 @@ BROWNOUT_MV = 2000
 # Watchdog (machine.WDT, esp_task_wdt: ports/esp32/machine_wdt.c), fed once
 # per loop pass. The loop never waits awake or in light sleep for more than
 # ~1 s here (SENSOR_POLL_MS naps, 5 ms naps during a burst), and deep sleep
-# stops it with the chip; a hang resets the chip within 30 s.
+# stops it with the chip; a hang resets the chip within 30 s. Stopped by the
+# bench (^C), the firmware sets it to an hour (hw.stopped).
 WDT_MS = 30000
 
 MPY_ARCH = "rv32imc"

@@ -53,11 +53,15 @@ BATTERY_LOW_MV = 2400
 BATTERY_CLEAR_MV = 2950
 BROWNOUT_MV = 1800
 
-# Watchdog: rp2's counts through lightsleep (ports/rp2/modmachine.c
-# mp_machine_lightsleep keeps it active) and allows at most 8388 ms
-# (ports/rp2/machine_wdt.c), so the firmware light-sleeps at most 4 s at a
-# time and feeds it once per loop pass: a hang resets the board within 8 s.
-WDT_MS = 8000
+# Watchdog: off on this development board. rp2's cannot be stopped once
+# started, nor set past 8388 ms (ports/rp2/machine_wdt.c), so it would
+# reset the board within 8 s of the bench stopping the firmware with ^C.
+# A field build sets WDT_MS = 8000: rp2's watchdog counts through
+# lightsleep (ports/rp2/modmachine.c mp_machine_lightsleep keeps it active),
+# so the firmware then light-sleeps at most 4 s at a time and feeds it once
+# a loop pass; a hang resets the board within 8 s (tests/test_recovery.py
+# runs that build).
+WDT_MS = 0
 
 MPY_ARCH = "armv6m"
 STUBS = "micropython-rp2-rpi_pico_w-stubs==1.29.0.post1"
