@@ -89,6 +89,8 @@ class Counter:
 
     def new_epoch(self):
         """Start a burst: round up to the next epoch boundary, so a burst's
-        payloads share one epoch and no two bursts do."""
+        payloads share one epoch and no two bursts do. Never past LAST: at
+        the end the next value is LAST, which take() refuses (2**32 would not
+        fit the RTC record's 32 bits and come back as 0, a used nonce)."""
         if self.next & _EPOCH_MASK:
-            self.next = (self.next | _EPOCH_MASK) + 1
+            self.next = min((self.next | _EPOCH_MASK) + 1, LAST)

@@ -333,3 +333,27 @@ def test_listen_without_a_store_or_with_bad_air_says_what_to_do(tmp_path):
     bad.write_text('{"type": "adv", "t_ms": 1, "addr": "aa:bb:cc:dd:ee:ff", "data": "00"}\nnot json\n')
     r = cli("listen", "--air", str(bad), "--keys", str(keys))
     assert r.returncode == 2 and f"{bad}:2:" in r.stderr
+
+
+def test_the_receiver_stops_at_the_last_epoch_and_refuses_the_last_counter():
+    # A device whose last accepted counter is near the end: the window never
+    # asks for epochs past 0x0FFFFFFF, and 0xFFFFFFFF (never sent) is refused
+    # without raising.
+    from drawsense import protocol
+    from drawsense.receiver import Receiver
+
+    class Store:
+        def devices(self):
+            return [Rec()]
+
+        def accept(self, *a):
+            pass
+
+    class Rec:
+        name, secret, last_counter = "d", bytes(range(32)), protocol.LAST_COUNTER - 40
+
+    rx = Receiver(Store())
+    ok = rx.feed(protocol.mfr_of(protocol.seal(Rec.secret, protocol.LAST_COUNTER - 1, "draw", 0)) or b"")
+    assert ok is not None and ok.counter == protocol.LAST_COUNTER - 1
+    bad = protocol.seal(Rec.secret, 0xFFFFFFFF, "draw", 0)
+    assert rx.feed(protocol.mfr_of(bad) or b"") is None and rx.counts["malformed"] == 1

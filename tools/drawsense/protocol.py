@@ -22,6 +22,10 @@ MFR_LEN = 21  # manufacturer payload after the company ID
 ADV_LEN = 25
 TAG_LEN = 8
 EPOCH_SHIFT = 4
+# The last counter value a device sends (0xFFFFFFFF never: its firmware stops
+# there and must be re-keyed), and the last epoch (counter >> EPOCH_SHIFT).
+LAST_COUNTER = 0xFFFFFFFE
+LAST_EPOCH = 0x0FFFFFFF
 
 EVENTS = {1: "draw", 2: "holster", 3: "reminder", 4: "heartbeat", 5: "fault", 6: "boot", 7: "test"}
 EVENT_CODES = {v: k for k, v in EVENTS.items()}
@@ -124,11 +128,11 @@ class KnownDevice:
     from the hint (for the simulator's display and tests; the receiver keeps
     a window of hints per device instead)."""
 
-    def __init__(self, secret: bytes, max_epoch: int = 1 << 22):
+    def __init__(self, secret: bytes, max_epoch: int = 1 << 22, first_epoch: int = 0):
         self.keys = DeviceKeys(secret)
         self._epochs: dict[bytes, int] = {}
-        self._upto = 0
-        self._max = max_epoch
+        self._upto = first_epoch
+        self._max = min(first_epoch + max_epoch, LAST_EPOCH + 1)
 
     def open(self, adv: bytes) -> Fields | None:
         mfr = mfr_of(adv)
@@ -136,8 +140,9 @@ class KnownDevice:
         if parts is None:
             return None
         while parts[1] not in self._epochs and self._upto < self._max:
-            for i, h in enumerate(self.keys.hints(self._upto, 4096)):
+            n = min(4096, self._max - self._upto)
+            for i, h in enumerate(self.keys.hints(self._upto, n)):
                 self._epochs.setdefault(h, self._upto + i)
-            self._upto += 4096
+            self._upto += n
         epoch = self._epochs.get(parts[1])
         return None if epoch is None else open_mfr(self.keys, epoch, mfr)  # type: ignore[arg-type]

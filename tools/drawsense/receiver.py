@@ -107,7 +107,9 @@ class Receiver:
         start = max(epoch - BACK, 0)
         d.win_start = start
         ahead = self.window + self.window // 2
-        d.hints = [int.from_bytes(h, "big") for h in d.keys.hints(start, epoch + ahead + 1 - start)]
+        # the last epoch there is: counters are 32 bits, 4 of them the slot
+        end = min(epoch + ahead + 1, protocol.LAST_EPOCH + 1)
+        d.hints = [int.from_bytes(h, "big") for h in d.keys.hints(start, end - start)]
         for i, h in enumerate(d.hints):
             v = index.get(h)
             mine = d.idx << 32 | (start + i)
@@ -129,6 +131,9 @@ class Receiver:
         for packed in v if isinstance(v, tuple) else (v,):
             d, epoch = self._devs[packed >> 32], packed & 0xFFFFFFFF
             counter = (epoch << protocol.EPOCH_SHIFT) | parts[0]
+            if counter > protocol.LAST_COUNTER:
+                outcome = "malformed"  # 0xFFFFFFFF is never sent: the firmware stops before it
+                continue
             if mfr == d.last_frame:
                 outcome = "repeat"
                 continue

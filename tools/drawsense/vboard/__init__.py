@@ -99,6 +99,7 @@ def run(
     cut_at: int = 0,
     adc_calibrated: bool = True,
     faults: list[tuple[str, float]] = (),
+    counter_start: int = 0,
     progress=None,
 ) -> SimResult:
     """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
@@ -116,7 +117,8 @@ def run(
     without eFuse ADC calibration (read_uv raises). `faults`, [(kind, at_ms)],
     injects each once at its first chance from at_ms: "flash" (a refused
     flash write), "radio" (gap_advertise raises), "hang" (the firmware's next
-    wait never returns). `progress(t_ms, total_ms)` is called
+    wait never returns). `counter_start` is the counter's first mark, as
+    provisioning writes it (0; near 2**32 to see it run out). `progress(t_ms, total_ms)` is called
     as virtual time passes (for long runs)."""
     from ..scenario import timeline_json
 
@@ -149,7 +151,8 @@ def run(
             seed.mkdir()
             # what provisioning writes: the key, and the counter's mark at 0
             (seed / "ds_key.bin").write_bytes(b"DSK1" + secret + device_id)
-            (seed / "ds_ctr.bin").write_bytes(struct.pack("<II", 0, 0xFFFFFFFF))
+            mark = counter_start & 0xFFFFFFFF
+            (seed / "ds_ctr.bin").write_bytes(struct.pack("<II", mark, mark ^ 0xFFFFFFFF))
             env["DRAWSENSE_VB_FILES"] = str(seed)
         heap_args, heap_env = heap_cmd(heapsize)
         env.update(heap_env)
@@ -161,7 +164,8 @@ def run(
         else:
             stdout, stderr, rc = _stream(cmd, env, tmp, progress, scenario.duration_us / 1000)
         wall = time.perf_counter() - t0
-    events, stats, console = parse(stdout, protocol.KnownDevice(secret) if secret else None)
+    known = protocol.KnownDevice(secret, first_epoch=counter_start >> protocol.EPOCH_SHIFT) if secret else None
+    events, stats, console = parse(stdout, known)
     crash = [e for e in events if e["type"] == "crash"]
     if rc != 0 or crash:
         detail = (stderr or "") + "\n".join(console[-20:])
