@@ -64,11 +64,11 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     bat = Battery(hw.board.BATTERY_LOW_MV, hw.board.BATTERY_CLEAR_MV, bool(saved.flags & rtcstate.LOW),
                   saved.battery_mv)
     bat.at_rest(hw.battery_mv())
-    bursts = burst.Bursts(cfg)
+    bursts = burst.Bursts(cfg, hw.rand)
     bursts.restore(_ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now))
     heartbeat = _ticks_of(saved.heartbeat_at, rtc_now, now)
     if heartbeat is None:
-        heartbeat = ticks_add(now, cfg.HEARTBEAT_H * 3600000)
+        heartbeat = ticks_add(now, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
     settled = det.state  # last non-FAULT state, to tell what a fault cleared to
     hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0),
                               counter.next if counter else 0, counter.limit if counter else 0,
@@ -124,7 +124,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             if event:
                 bursts.start(event, now, det.changed_at)
         if ticks_diff(now, heartbeat) >= 0:
-            heartbeat = ticks_add(heartbeat, cfg.HEARTBEAT_H * 3600000)
+            heartbeat = ticks_add(heartbeat, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
             if not bursts.event:
                 bursts.start(events.HEARTBEAT, now)
         action = bursts.poll(now)

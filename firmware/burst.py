@@ -10,9 +10,22 @@ SEND = const(1)  # (re)start advertising with a fresh payload for self.event
 STOP = const(2)  # stop advertising
 
 
+def jittered(period, rand, part=4):
+    """period +- period/part, drawn with rand(n) -> 0..n-1 (no jitter
+    without one). A fixed period would let a passive scanner link a
+    device's bursts by their phase (start time modulo the period), whatever
+    its addresses and hints (docs/protocol.md, privacy). Heartbeats: +-25 %;
+    reminders +-10 % (a camera that arrives late still hears one soon)."""
+    if rand is None:
+        return period
+    q = period // part
+    return period - q + rand(2 * q + 1)
+
+
 class Bursts:
-    def __init__(self, cfg):
+    def __init__(self, cfg, rand=None):
         self._cfg = cfg
+        self._rand = rand
         self.event = 0  # advert event type on air, 0 = radio quiet
         self.drawn_at = None  # tick of the draw (start of the "out" stretch)
         self.length = 0  # ms of the current burst
@@ -26,7 +39,7 @@ class Bursts:
         cfg = self._cfg
         if event == events.DRAW:
             self.drawn_at = drawn_at
-            self.remind = ticks_add(drawn_at, cfg.REMINDER_MS)
+            self.remind = ticks_add(drawn_at, jittered(cfg.REMINDER_MS, self._rand, 10))
             ms = cfg.BURST_MS
         elif event == events.REMINDER:
             ms = cfg.REMINDER_BURST_MS
@@ -69,7 +82,7 @@ class Bursts:
             if self.remind is None or ticks_diff(now, self.remind) < 0:
                 return STOP
         if self.remind is not None and ticks_diff(now, self.remind) >= 0 and self.event in (0, events.REMINDER):
-            self.remind = ticks_add(self.remind, self._cfg.REMINDER_MS)
+            self.remind = ticks_add(self.remind, jittered(self._cfg.REMINDER_MS, self._rand, 10))
             self.start(events.REMINDER, now)
         if self.event and ticks_diff(now, self._refresh) >= 0:
             self._refresh = ticks_add(now, self._cfg.REFRESH_MS)

@@ -3,6 +3,8 @@
 # values) as arguments.
 import time
 
+import random
+
 import bluetooth
 import machine
 from micropython import const
@@ -200,6 +202,15 @@ class Hardware:
 
     def report(self, *words):
         report(*words)
+
+    # -- randomness ------------------------------------------------------
+    def rand(self, n):
+        """0..n-1 (n <= 2**30). MicroPython's random module is seeded from
+        the chip's hardware RNG when first imported (extmod/modrandom.c,
+        MICROPY_PY_RANDOM_SEED_INIT_FUNC: esp_random() on esp32,
+        get_rand_32() on rp2); the virtual board seeds it per boot from the
+        scenario, so runs repeat. Timing jitter only, never keys."""
+        return random.getrandbits(30) % n
 
     # -- watchdog ---------------------------------------------------------
     def feed(self):

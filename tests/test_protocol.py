@@ -129,3 +129,41 @@ def test_a_key_without_its_counter_file_sends_nothing(tmp_path):
     assert run.adverts() == []
     assert [r["words"] for r in run.of("report") if r["words"][0] == "storage"] == [["storage",
                                                                                       "counter_file_missing"]]
+
+
+@pytest.mark.parametrize("board", ["virtual", "esp32c3"])
+def test_heartbeat_phase_does_not_link_a_sensors_bursts(board):
+    # A passive scanner that groups short bursts by start time modulo 6 h
+    # used to sort two sensors into two pure clusters (a fixed period: the
+    # phase is a fingerprint). With the period drawn afresh each time, no
+    # group of bursts within a minute of phase comes from one sensor alone.
+    from drawsense import vboard
+    from drawsense.scenario import Scenario
+
+    day = 25 * 3600 * 10**6
+    period_ms = 6 * 3600 * 1000
+    starts = []
+    for device, seed, booted_ms in (("a", 1, 0), ("b", 2, 2 * 3600 * 1000 + 13 * 60 * 1000)):
+        s = Scenario(name="holstered", description="", seed=seed, duration_us=day, initial_out=False, edges=[],
+                     battery=[(0, 3000)], source="test")
+        run = vboard.run(s, board, secret=bytes([seed]) * 32, device_id=device.encode() * 8)
+        beats = [b.t_ms for b in timeline.bursts(run) if b.event == "heartbeat"]
+        assert len(beats) >= 3
+        # nor by their interval: no period to estimate (a drifting RC clock
+        # alone only stretches a fixed one)
+        gaps = [y - x for x, y in zip(beats, beats[1:])]
+        assert max(gaps) - min(gaps) > 10 * 60_000, gaps
+        starts += [((booted_ms + t) % period_ms, device) for t in beats]
+    starts.sort()
+    groups, cur = [], [starts[0]]
+    for prev, nxt in zip(starts, starts[1:]):
+        if nxt[0] - prev[0] <= 60_000:
+            cur.append(nxt)
+        else:
+            groups.append(cur)
+            cur = [nxt]
+    groups.append(cur)
+    if len(groups) > 1 and starts[0][0] + period_ms - starts[-1][0] <= 60_000:  # the phase is circular
+        groups[0] += groups.pop()
+    pure = [g for g in groups if len(g) >= 2 and len({d for _, d in g}) == 1]
+    assert not pure, pure

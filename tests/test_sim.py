@@ -44,11 +44,11 @@ def test_draw_adverts_carry_event_and_time_since_draw(sim):
 
 
 def test_reminder_bursts_while_drawn(sim):
-    run = sim("draw")  # drawn 12 s: one reminder at +10 s
+    run = sim("draw")  # drawn 12 s: one reminder at +10 s +- 10 % (jitter)
     rem = [b for b in timeline.bursts(run) if b.event == "reminder"]
     assert len(rem) == 1
     assert rem[0].adverts and {a["event"] for a in rem[0].adverts} == {"reminder"}
-    assert 9_900 <= rem[0].adverts[0]["since_draw_ms"] <= 10_100
+    assert 9_000 <= rem[0].adverts[0]["since_draw_ms"] <= 11_020
 
 
 def test_radio_is_quiet_between_bursts(sim):
@@ -203,7 +203,10 @@ def test_a_redraw_during_the_holster_burst_is_as_quick_as_the_first_draw(tmp_pat
 def test_reminders_keep_coming_while_drawn(tmp_path, sim):
     run = sim(_toml(tmp_path, SEG.format("holstered", 1000) + SEG.format("drawn", 35_000)))
     rem = [b for b in timeline.bursts(run) if b.event == "reminder"]
-    assert [round(b.adverts[0]["since_draw_ms"], -3) for b in rem] == [10_000, 20_000, 30_000]
+    since = [b.adverts[0]["since_draw_ms"] for b in rem]
+    # every 10 s +- 10 %, each period drawn afresh (no fixed cadence to link them by)
+    gaps = [b - a for a, b in zip([0] + since, since)]
+    assert len(rem) >= 3 and all(9_000 <= g <= 11_020 for g in gaps) and len(set(gaps)) == len(gaps)
 
 
 def test_reminders_resume_after_a_fault_while_drawn(tmp_path, sim):

@@ -101,6 +101,7 @@ _next_edge()
 # a few seconds crosses the 2**30 wrap and proves the firmware is wrap-safe.
 tick_off_ms = (MASK + 1 - int(_tl.get("wrap_after_ms", 2000))) & MASK
 _seed = (int(_tl.get("seed", 1)) * 2654435761 + 1) & 0xFFFFFFFF or 1
+_seed_rng = (int(_tl.get("seed", 1)) * 40503 + 977) & 0xFFFFFFFF or 1
 _heap_probe = os.getenv("DRAWSENSE_VB_HEAP") == "1"
 
 now_us = 0
@@ -285,6 +286,18 @@ def emit(kind, **fields):
     else:
         _events.write("@vb " + json.dumps(fields) + "\n")
         _events.flush()
+
+
+def rng32():
+    # a seed for the firmware's random module at each boot, from its own
+    # stream (so the radio's advDelay sequence is the same as without it)
+    global _seed_rng
+    x = _seed_rng
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    _seed_rng = x
+    return x
 
 
 def _rand():

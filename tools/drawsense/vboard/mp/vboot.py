@@ -1,6 +1,7 @@
 # Virtual board boot loop: runs main.py as a board does, and again after a
 # reset or deep sleep (RTC memory kept, everything else fresh).
 import gc
+import random
 import sys
 
 import _vb
@@ -12,7 +13,7 @@ def _forget_firmware():
     # A reset empties the heap on a board; here the firmware's modules are
     # dropped and collected, so the next boot starts as clean as we can make it.
     for name in list(sys.modules):
-        if name not in _KEEP and name not in ("machine", "time", "bluetooth", "esp32", "micropython"):
+        if name not in _KEEP and name not in ("machine", "time", "bluetooth", "esp32", "micropython", "random"):
             del sys.modules[name]
     gc.collect()
 
@@ -26,6 +27,11 @@ def main():
             _vb._seed_files()
             first = False
         what = None
+        # the chip's RNG seeds MicroPython's random module at boot
+        # (esp_random / get_rand_32): here the virtual board's own xorshift,
+        # from the scenario's seed, so a run repeats exactly (seeds that
+        # differ by little start yasmarang alike: mix them first)
+        random.seed(_vb.rng32() or 1)
         try:
             # Reset or wake to main running: the board's boot time, awake.
             _vb.sleep_awake(_vb.board.BOOT_MS * 1000)
