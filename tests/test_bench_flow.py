@@ -48,6 +48,8 @@ def test_serve_provision_deploy_bench(tmp_path):
         d = drawsense("deploy", "--port", port, "--board", "virtual", "--json")
         assert d.returncode == 0, d.stderr
         assert (root / "main.py").exists() and (root / "ds_key.bin").exists()
+        # the served board's files are the user's alone, as the key is on a device
+        assert (root / "ds_key.bin").stat().st_mode & 0o777 == 0o600
 
         b = drawsense("bench", "--port", port, "--trigger", "--listen", "--events", str(events), "--keys", str(keys),
                       "--json")

@@ -147,6 +147,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         elif args.keys_cmd == "remove":
             store.remove(args.name)
             print(f"removed {args.name} from {store.path}")
+        elif args.keys_cmd == "export":
+            out = store.export(args.dest)
+            print(f"exported {len(store.devices())} device(s) from {store.path} to {out} (mode 0600)")
         else:
             devs = store.devices()
             if args.json:
@@ -258,7 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     kl.add_argument("--json", action="store_true", help="one JSON object per device")
     kr = ksub.add_parser("remove", help="remove a device")
     kr.add_argument("name")
-    for action in (ka, kl, kr):  # 'keys list --keys K' as well as 'keys --keys K list', like every other command
+    ke = ksub.add_parser("export", help="write a consistent copy of the store, safe while a listener runs",
+                         description="Copy the key store with SQLite's backup API, replay floors included (a "
+                                     "plain file copy of a store in use misses the newest ones, and the copy "
+                                     "would then accept replayed adverts). For handing one store to several "
+                                     "receivers.")
+    ke.add_argument("dest", metavar="FILE", help="the new copy (must not exist; created mode 0600)")
+    for action in (ka, kl, kr, ke):  # 'keys list --keys K' as well as 'keys --keys K list', like every other command
         action.add_argument("--keys", metavar="FILE", type=Path, default=argparse.SUPPRESS,
                             help=f"key store (default: {default_path()})")
     k.set_defaults(func=cmd_keys)

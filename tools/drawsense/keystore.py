@@ -66,6 +66,31 @@ def default_path() -> Path:
     return data / "drawsense" / "keys.sqlite"
 
 
+def _ours(path: Path) -> bool:
+    """A drawsense key store? Looked at read-only and immutable, so nothing
+    (not even a WAL checkpoint) is written to a file we may then refuse."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            return db.execute("SELECT v FROM meta WHERE k = 'app'").fetchone() == (APP,)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
+def _private(path: Path) -> None:
+    """Refuse a store others could read or that is not the user's: its
+    secrets may have been seen. (An empty file, made by `touch` before any
+    secret was in it, is made private instead, before it is opened.)"""
+    st = path.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise KeyStoreError(f"{path}: owned by user {st.st_uid}, not you: a key store must be your own file")
+    if st.st_mode & 0o077:
+        raise KeyStoreError(f"{path}: others may read it (mode {st.st_mode & 0o777:03o}), so its secrets may have "
+                            f"been seen: make it private with 'chmod 600 {path}' and consider re-keying its devices")
+
+
 def _blocked(e: sqlite3.Error) -> bool:
     """SQLite could not write (read-only, or another program holds the lock)."""
     return any(w in str(e) for w in ("readonly", "locked", "busy"))
@@ -87,6 +112,10 @@ class KeyStore:
                 raise KeyStoreError(f"{self.path}: cannot create the key store ({e.strerror or e})") from None
         elif self.path.is_dir():
             raise KeyStoreError(f"{self.path}: is a folder, not a key store file")
+        elif self.path.stat().st_size == 0 and self.path.stat().st_mode & 0o077:
+            os.chmod(self.path, 0o600)  # made by `touch`: no secret in it yet
+        elif _ours(self.path):
+            _private(self.path)  # before SQLite opens it for writing (a checkpoint writes)
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._migrate()  # checks it is ours before anything is written
@@ -284,6 +313,30 @@ class KeyStore:
             "SELECT t, mv, low FROM battery WHERE name = ? AND t >= ? AND t <= ? ORDER BY t",
             (name, -float("inf") if since is None else since, float("inf") if until is None else until))
         return [Reading(r[0], r[1], bool(r[2])) for r in rows]
+
+    def export(self, dest: str | os.PathLike) -> Path:
+        """A consistent copy of the store at `dest` (new, mode 0600), taken
+        with SQLite's backup API: it holds every committed replay floor,
+        also those still in the write-ahead log of a running listener,
+        which a plain copy of the file misses (and would accept replays)."""
+        out = Path(dest)
+        try:
+            fd = os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            raise KeyStoreError(f"{out}: already exists; give a new file to export to") from None
+        except OSError as e:
+            raise KeyStoreError(f"{out}: cannot create the copy ({e.strerror or e})") from None
+        try:
+            copy = sqlite3.connect(out)
+            try:
+                self.db.backup(copy)
+            finally:
+                copy.close()
+        except sqlite3.Error as e:
+            out.unlink(missing_ok=True)
+            raise KeyStoreError(f"{out}: the copy failed ({e}); nothing was written") from None
+        return out
 
     def close(self) -> None:
         self.db.close()

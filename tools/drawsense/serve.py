@@ -270,6 +270,14 @@ globals().pop("_ds_boot", None)
 '''
 
 
+def _traced(data: bytes) -> str:
+    """What the trace shows of bytes on the line: the REPL's control bytes
+    and their count, never the contents (a provisioned key crosses this
+    line, as do the board's files)."""
+    ctrl = "".join(f"\\x{b:02x}" for b in data if b < 0x20 and b not in (0x0A, 0x0D))
+    return f"{len(data)} bytes" + (f", control {ctrl}" if ctrl else "")
+
+
 def _holstered_timeline(days: float, port: str) -> dict:
     return {
         "name": "serve",
@@ -310,8 +318,10 @@ class _Board:
         tty.setraw(slave)
         self.started = time.monotonic()
         try:
+            # umask 077: what the board writes into its root (a provisioned
+            # key file) is private to the user, as it is on the device
             self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-                                         start_new_session=True, close_fds=True)
+                                         start_new_session=True, close_fds=True, umask=0o077)
         except BaseException:
             os.close(master)
             os.close(slave)
@@ -761,7 +771,7 @@ class Server:
             if not data:
                 return
             taken += len(data)
-            self.log(f"board<  {data!r}") if self.trace else None
+            self.log(f"board<  {_traced(data)}") if self.trace else None
             self._from_board(data)
 
     # ---------------------------------------------------------------- loop
@@ -808,7 +818,7 @@ class Server:
             except OSError:
                 data = None  # no client opened yet / closed: nothing to read
             if data:
-                self.log(f"client> {data!r}") if self.trace else None
+                self.log(f"client> {_traced(data)}") if self.trace else None
                 self._from_client(data)
         if b and b.fd in r:
             try:
@@ -820,7 +830,7 @@ class Server:
                     raise
                 data = b""
             if data:
-                self.log(f"board<  {data!r}") if self.trace else None
+                self.log(f"board<  {_traced(data)}") if self.trace else None
                 self._from_board(data)
             elif data == b"":
                 self._board_exited()
