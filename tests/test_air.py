@@ -249,6 +249,9 @@ def test_bad_adv_fields_are_airerrors():
         ({"type": "adv", "t_ms": 1, "addr": "00:00:00:00:00:01"}, '"data"'),
         ({"type": "adv", "t_ms": 1, "addr": "00:00:00:00:00:01", "data": "zz"}, "not hex"),
         ({"type": "adv", "t_ms": 1, "addr": "00:00:00:00:00:01", "data": DRAW, "rssi": "x"}, "rssi"),
+        # an address is an address: a NUL byte once reached --on-draw's environment and crashed listen
+        ({"type": "adv", "t_ms": 1, "addr": "00:00:00:00:00:0\u0000", "data": DRAW}, "not a Bluetooth address"),
+        ({"type": "adv", "t_ms": 1, "addr": "camera-7", "data": DRAW}, "not a Bluetooth address"),
     ]
     for obj, what in cases:
         with pytest.raises(AirError, match=r"^<air>:2: .*" + what):
@@ -486,3 +489,22 @@ def test_real_adapter_scan_is_cancellable(monkeypatch):
 
     asyncio.run(main())
     assert stopped == [True]
+
+
+def test_the_scanner_remembers_a_bounded_number_of_addresses():
+    # every burst comes from a fresh random address: a long listen must not
+    # keep them all (100k addresses once held 161 MB)
+    from drawsense.air import MAX_SEEN
+
+    lines = [json.dumps({"type": "adv", "t_ms": i, "addr": "c0:00:%02x:%02x:%02x:01" % (i >> 16, (i >> 8) & 255, i & 255),
+                         "data": DRAW}) for i in range(MAX_SEEN + 500)]
+
+    async def go():
+        scanner = BleakScanner(lambda d, a: None, backend=SimulatedAirScanner, air=lines)
+        async with scanner:
+            await scanner._backend.done
+        return scanner._backend
+
+    backend = asyncio.run(go())
+    assert len(backend.seen_devices) == MAX_SEEN
+    assert "C0:00:00:11:F3:01" in backend.seen_devices  # the newest are kept

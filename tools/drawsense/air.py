@@ -29,6 +29,7 @@ import os
 import queue
 import sys
 import threading
+import re
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Callable, Literal, Optional, Union
@@ -46,6 +47,9 @@ AirSource = Union[str, "os.PathLike[str]", IO[str], IO[bytes], Iterable[Union[st
 DEFAULT_RSSI = -60
 """dBm given to an ``adv`` line without ``"rssi"``."""
 MAX_T_MS = 1e12  # ~30 years of virtual time: past that a t_ms is garbage
+# What an "adv" line's address may be: a Bluetooth device address.
+_ADDR = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
+MAX_SEEN = 4096  # addresses the simulated-air scanner remembers (oldest go first)
 
 #: company id of drawsense adverts (0xFFFF: Bluetooth SIG id for tests, see firmware/advert.py);
 #: used for the BlueZ passive-scan pattern only.
@@ -443,6 +447,8 @@ class SimulatedAirScanner(BaseBleakScanner):
         addr = obj.get("addr")
         if not isinstance(addr, str) or not addr:
             raise self._error('"adv" line without "addr"')
+        if not _ADDR.fullmatch(addr):
+            raise self._error(f'"addr" is not a Bluetooth address like 12:34:56:78:9a:bc: {addr[:40]!r}')
         data = obj.get("data")
         if not isinstance(data, str):
             raise self._error('"adv" line without "data" (hex)')
@@ -475,6 +481,11 @@ class SimulatedAirScanner(BaseBleakScanner):
         # BlueZ keeps a device's name once advertised; do the same
         name = adv.local_name if adv.local_name is not None else (seen[0].name if seen else None)
         device = self.create_or_update_device(address, address, name, obj, adv)
+        # Every burst comes from a new random address: keep the most recent
+        # MAX_SEEN, as a radio's cache ages devices out (100k addresses once
+        # cost 161 MB here).
+        while len(self.seen_devices) > MAX_SEEN:
+            del self.seen_devices[next(iter(self.seen_devices))]
         self._delivered += 1
         self.call_detection_callbacks(device, adv)
 

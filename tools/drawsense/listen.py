@@ -23,16 +23,22 @@ from .keystore import KeyStore, KeyStoreError
 from .receiver import Receiver
 
 
+def _clean(value: object) -> str:
+    # what reaches a shell command's environment: printable text only (an
+    # address from the air is whatever the air said)
+    return "".join(ch for ch in str(value) if ch.isprintable())[:64]
+
+
 def _env(ev) -> dict:
     env = dict(os.environ)
     env.update({
-        "DRAWSENSE_EVENT": ev.event,
-        "DRAWSENSE_DEVICE": ev.device,
+        "DRAWSENSE_EVENT": _clean(ev.event),
+        "DRAWSENSE_DEVICE": _clean(ev.device),
         "DRAWSENSE_COUNTER": str(ev.counter),
         "DRAWSENSE_SINCE_DRAW_MS": "" if ev.since_draw_ms is None else str(ev.since_draw_ms),
         "DRAWSENSE_BATTERY_MV": "" if ev.battery_mv is None else str(ev.battery_mv),
         "DRAWSENSE_RSSI": "" if ev.rssi is None else str(ev.rssi),
-        "DRAWSENSE_ADDR": ev.addr,
+        "DRAWSENSE_ADDR": _clean(ev.addr),
     })
     return env
 
@@ -84,7 +90,12 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
             out.write(format_event(ev) + "\n")
         out.flush()
         if on_draw and rx.should_act(ev):
-            children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
+            children[:] = [c for c in children if c.poll() is None]  # reap the finished ones
+            try:
+                children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
+            except (OSError, ValueError) as e:
+                # logged, and listening goes on: the next draw tries again
+                print(f"drawsense: --on-draw could not start for {ev.device}'s {ev.event}: {e}", file=sys.stderr)
 
     try:
         if source is None:
