@@ -21,8 +21,9 @@ FAULT_POLL_MS = const(100)
 FAULT_CLEAR_MS = const(5000)
 
 # Bursts: a draw advertises for BURST_MS at the board's fastest legal
-# interval; while drawn a REMINDER_BURST_MS burst every REMINDER_MS tells
-# cameras that arrive later. Holster and fault send their own short bursts.
+# interval; while drawn a REMINDER_BURST_MS burst every REMINDER_MS (+-10 %,
+# drawn afresh each time: burst.jittered) tells cameras that arrive later.
+# Holster and fault send their own short bursts.
 BURST_MS = const(3000)
 REMINDER_MS = const(10000)
 REMINDER_BURST_MS = const(500)
@@ -41,7 +42,8 @@ COUNTER_RESERVE = const(256)
 # Longest single sleep when nothing is pending (the pin wakes us anyway).
 IDLE_MS = const(3600000)
 
-# Heartbeat: a short burst with the battery every HEARTBEAT_H hours, so a
+# Heartbeat: a short burst with the battery every HEARTBEAT_H hours (+-25 %,
+# drawn afresh, so its phase does not link a sensor's bursts), so a
 # fleet sees every sensor's battery even when no gun is drawn. Six hours:
 # four wake-ups a day cost well under the deep-sleep current's share of the
 # budget (drawsense power shows the breakdown), and a dead sensor is

@@ -288,27 +288,25 @@ def emit(kind, **fields):
         _events.flush()
 
 
+def _xorshift(x):
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    return x ^ ((x << 5) & 0xFFFFFFFF)
+
+
 def rng32():
     # a seed for the firmware's random module at each boot, from its own
     # stream (so the radio's advDelay sequence is the same as without it)
     global _seed_rng
-    x = _seed_rng
-    x ^= (x << 13) & 0xFFFFFFFF
-    x ^= x >> 17
-    x ^= (x << 5) & 0xFFFFFFFF
-    _seed_rng = x
-    return x
+    _seed_rng = _xorshift(_seed_rng)
+    return _seed_rng
 
 
 def _rand():
     # xorshift32: the radio's advDelay, independent of the firmware's random
     global _seed
-    x = _seed
-    x ^= (x << 13) & 0xFFFFFFFF
-    x ^= x >> 17
-    x ^= (x << 5) & 0xFFFFFFFF
-    _seed = x
-    return x
+    _seed = _xorshift(_seed)
+    return _seed
 
 
 # -- clocks ----------------------------------------------------------------
