@@ -349,6 +349,12 @@ def test_the_receiver_stops_at_the_last_epoch_and_refuses_the_last_counter():
         def accept(self, *a):
             pass
 
+        def wait(self, ms):
+            pass
+
+        def acted(self):
+            return {}
+
     class Rec:
         name, secret, last_counter = "d", bytes(range(32)), protocol.LAST_COUNTER - 40
 
@@ -357,3 +363,72 @@ def test_the_receiver_stops_at_the_last_epoch_and_refuses_the_last_counter():
     assert ok is not None and ok.counter == protocol.LAST_COUNTER - 1
     bad = protocol.seal(Rec.secret, 0xFFFFFFFF, "draw", 0)
     assert rx.feed(protocol.mfr_of(bad) or b"") is None and rx.counts["malformed"] == 1
+
+
+# ------------------------------------------------ every genuine draw acted on exactly once (issue 9, point 2)
+
+def _frame(counter: int, event: str, since_ms: int) -> bytes:
+    return protocol.mfr_of(protocol.seal(TEST_SECRET, counter, event, since_ms)) or b""
+
+
+def _one_device_store(path):
+    store = KeyStore(path)
+    store.db.execute("INSERT INTO devices (name, device_id, secret, created) VALUES ('h1', ?, ?, 0)",
+                     (b"testdev1", TEST_SECRET))
+    return store
+
+
+WALL = 1_700_000_000.0  # the receiver's clock at t_ms = 0 (a real radio's: the wall clock)
+
+
+def test_a_draw_is_acted_on_once_across_a_restart_mid_burst(tmp_path):
+    keys = tmp_path / "k.db"
+    rx = Receiver(_one_device_store(keys), wall_t0=WALL)
+    burst = [(16 + i, 1000 + 500 * i, 30 + 500 * i) for i in range(6)]  # the draw burst's payloads
+    acted = []
+    for counter, t, since in burst[:2]:
+        ev = rx.feed(_frame(counter, "draw", since), t_ms=t)
+        if ev is not None and rx.should_act(ev):
+            acted.append(ev.event)
+    rx.flush()
+    rx.store.close()
+    # the receiver restarts mid-burst: the rest of the burst and the reminder
+    rx = Receiver(KeyStore(keys), wall_t0=WALL)
+    for counter, t, since in burst[2:]:
+        assert rx.feed(_frame(counter, "draw", since), t_ms=t) is None  # folded: already reported
+    rem = rx.feed(_frame(32, "reminder", 10_030), t_ms=11_000)
+    assert rem is not None and rem.event == "reminder" and not rx.should_act(rem)
+    assert acted == ["draw"]
+
+
+def test_two_draws_a_moment_apart_are_both_acted_on(tmp_path):
+    rx = Receiver(_one_device_store(tmp_path / "k.db"), wall_t0=WALL)
+    first = rx.feed(_frame(16, "draw", 30), t_ms=1000)
+    second = rx.feed(_frame(32, "draw", 30), t_ms=2300)  # drawn again 1.3 s later
+    assert first and second and rx.should_act(first) and rx.should_act(second)
+    # and the reminder that follows is the second draw's: no third action
+    rem = rx.feed(_frame(48, "reminder", 10_030), t_ms=12_300)
+    assert rem is not None and not rx.should_act(rem)
+
+
+def test_a_locked_store_still_gives_the_draw_and_its_action_and_the_floor_follows(tmp_path):
+    keys = tmp_path / "k.db"
+    store = _one_device_store(keys)
+    logged: list[str] = []
+    rx = Receiver(store, wall_t0=WALL, log=logged.append)
+    other = sqlite3.connect(keys, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the store (15 s, or for ever)
+    try:
+        ev = rx.feed(_frame(16, "draw", 30), t_ms=1000)
+        assert ev is not None and ev.event == "draw" and rx.should_act(ev)
+        for i in range(1, 6):  # the rest of the burst folds into it
+            assert rx.feed(_frame(16 + i, "draw", 30 + 500 * i), t_ms=1000 + 500 * i) is None
+        assert logged and "locked" in logged[0]
+        assert rx.retry() is False  # still held: nothing dropped
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert rx.retry() is True
+    assert KeyStore(keys).get("h1").last_counter == 21
+    # the replay is refused once the floor is on disk, after a restart too
+    assert Receiver(KeyStore(keys), wall_t0=WALL).feed(_frame(16, "draw", 30), t_ms=1000) is None

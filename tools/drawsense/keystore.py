@@ -314,6 +314,29 @@ class KeyStore:
             (name, -float("inf") if since is None else since, float("inf") if until is None else until))
         return [Reading(r[0], r[1], bool(r[2])) for r in rows]
 
+    def wait(self, ms: int) -> None:
+        """How long a write may wait for another program's lock before it
+        fails (a KeyStoreError saying so). A listener waits little and
+        retries later: a camera must not start late because a store is busy."""
+        self.db.execute(f"PRAGMA busy_timeout = {int(ms)}")
+
+    # The draw each device's actions were last run for, so that a receiver
+    # restarted between a draw and its reminder does not act again. A table
+    # of its own, made on first use: stores written before it simply have
+    # none, and an older drawsense never looks at it.
+    def acted(self) -> dict[str, tuple[float, int]]:
+        """name -> (the draw's instant, unix seconds; the counter acted on)."""
+        try:
+            return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT name, drawn_at, counter FROM acted")}
+        except sqlite3.OperationalError:
+            return {}  # no table yet
+
+    def set_acted(self, name: str, drawn_at: float, counter: int) -> None:
+        with self._tx():
+            self.db.execute("CREATE TABLE IF NOT EXISTS acted (name TEXT PRIMARY KEY, drawn_at REAL NOT NULL,"
+                            " counter INTEGER NOT NULL)")
+            self.db.execute("INSERT OR REPLACE INTO acted VALUES (?, ?, ?)", (name, drawn_at, counter))
+
     def export(self, dest: str | os.PathLike) -> Path:
         """A consistent copy of the store at `dest` (new, mode 0600), taken
         with SQLite's backup API: it holds every committed replay floor,

@@ -75,6 +75,18 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         return rx
 
     def on_advert(device, adv) -> None:
+        # Under a real adapter bleak's D-Bus layer swallows what a detection
+        # callback raises: say it here, and go on listening. (The store
+        # missing on simulated air still ends the listen, with exit 2.)
+        try:
+            handle(device, adv)
+        except (airmod.AirError, KeyStoreError):
+            raise
+        except Exception as e:
+            print(f"drawsense: error handling an advert from {device.address}: {type(e).__name__}: {e}; "
+                  f"listening on", file=sys.stderr)
+
+    def handle(device, adv) -> None:
         mfr = adv.manufacturer_data.get(protocol.COMPANY)
         if mfr is None:
             return  # someone else's advert
@@ -117,7 +129,11 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
     except KeyboardInterrupt:
         if rx is None:
             return 130
-    rx.flush()
+    try:
+        rx.flush()
+    except KeyStoreError as e:
+        print(f"drawsense: {e}: replay floors accepted since are not on disk", file=sys.stderr)
+        return 2
     for c in children:
         c.wait()
     c = rx.counts

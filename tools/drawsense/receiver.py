@@ -15,12 +15,14 @@ one this receiver accepted, never more than 1.5 x `window` (docs/protocol.md,
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 from . import protocol
-from .keystore import Device, KeyStore
+from .keystore import Device, KeyStore, KeyStoreError
 
 REASONS = ("malformed", "unknown", "forged", "replay", "repeat")
 BACK = 16  # epochs behind the last accepted one still recognised (to name replays)
@@ -57,10 +59,13 @@ class _Dev:
         self.last_frame = b""
         self.hints: list[int] = []
         self.win_start = 0
-        self.acted_draw: float | None = None  # t_ms of the draw we last acted on
+        self.acted_draw: tuple[float, int] | None = None  # (draw instant, unix s; counter) last acted on
 
 
 AUTO_ENTRIES = 1_000_000  # hint-index size the automatic window aims for
+STORE_WAIT_MS = 200  # a listener's store writes wait this long for a lock, then retry later
+RETRY_S = 1.0  # how often unwritten replay floors are tried again
+SAME_DRAW_S = 2.0  # a reminder whose draw instant is this close to an acted draw's is that draw
 
 
 def auto_window(devices: int) -> int:
@@ -78,9 +83,15 @@ class Receiver:
     key store records `wall_t0 + t_ms / 1000` as when a device was last heard,
     which is what `drawsense fleet` compares with the clock."""
 
-    def __init__(self, store: KeyStore, window: int | None = None, wall_t0: float | None = None):
+    def __init__(self, store: KeyStore, window: int | None = None, wall_t0: float | None = None,
+                 log: Callable[[str], None] | None = None):
         self.store = store
         self.wall_t0 = time.time() if wall_t0 is None else wall_t0
+        self.log = log or (lambda msg: print(f"drawsense: {msg}", file=sys.stderr))
+        # Writes wait at most this long for another program's lock, then the
+        # event is reported and acted on all the same and the write retried.
+        store.wait(STORE_WAIT_MS)
+        self._retry_at = 0.0  # monotonic time of the next retry of unwritten floors
         devs = store.devices()
         self.window = window if window is not None else auto_window(len(devs))
         self.counts: Counter = Counter()
@@ -89,6 +100,9 @@ class Receiver:
         self._index: dict[int, int | tuple[int, ...]] = {}
         self._devs = [_Dev(i, d) for i, d in enumerate(devs)]
         self.devices = {d.rec.name: d for d in self._devs}
+        for name, acted in store.acted().items():
+            if name in self.devices:
+                self.devices[name].acted_draw = acted
         for d in self._devs:
             self._place(d, d.last_epoch)
 
@@ -119,6 +133,8 @@ class Receiver:
     def feed(self, mfr: bytes, *, addr: str = "", rssi: int | None = None, t_ms: float = 0.0) -> Event | None:
         """Judge one manufacturer payload (company 0xFFFF). Returns the event
         that starts a new burst, else None; every advert is counted by outcome."""
+        if self._retry_at and time.monotonic() >= self._retry_at:
+            self.retry()
         parts = protocol.split_mfr(mfr)
         if parts is None:
             self.counts["malformed"] += 1
@@ -160,8 +176,15 @@ class Receiver:
             # On disk before anyone acts on it: replayed after a crash or a
             # restart, this frame is a replay. Later payloads of the same burst
             # are written lazily (flush()): replayed, they fold into this
-            # event and start nothing.
-            self._write(d)
+            # event and start nothing. A store that cannot be written now
+            # (locked by another program, read-only) does not lose the event:
+            # it is reported and acted on, and the write is retried.
+            try:
+                self._write(d)
+            except KeyStoreError as e:
+                self.counts["unwritten"] += 1
+                self.log(f"{e}; the event is reported anyway, and the write retried")
+                self._retry_at = time.monotonic() + RETRY_S
         if epoch + self.window >= d.win_start + len(d.hints):  # fewer than `window` ahead: slide
             self._place(d, epoch)
         if not new_burst:
@@ -178,21 +201,44 @@ class Receiver:
 
     def flush(self) -> None:
         """Write every accepted counter not yet on disk, in one transaction
-        (call periodically and at exit)."""
+        (call periodically and at exit). Raises KeyStoreError if the store
+        still cannot be written; nothing is dropped then."""
         rows = [(d.rec.name, *d.dirty) for d in self._devs if d.dirty is not None]
         if rows:
             self.store.accept_many(rows)
         for d in self._devs:
             d.dirty = None
+        self._retry_at = 0.0
+
+    def retry(self) -> bool:
+        """Try the unwritten floors again; True once they are on disk."""
+        try:
+            self.flush()
+            self.log("the key store is written again")
+            return True
+        except KeyStoreError:
+            self._retry_at = time.monotonic() + RETRY_S
+            return False
 
     def should_act(self, ev: Event) -> bool:
-        """True once per draw: the draw burst, or the first reminder of a draw
-        whose own burst this receiver missed. A test event never is a draw."""
+        """True once per draw: every draw burst (however soon after the last
+        one), or the first reminder of a draw whose own burst this receiver
+        missed. Reminders and repeats of a draw already acted on never act
+        again, also after a restart: the acted-on draw is kept in the key
+        store. A test event never is a draw."""
         if ev.event not in ("draw", "reminder") or ev.since_draw_ms is None:
             return False
         d = self.devices[ev.device]
-        drawn_at = ev.t_ms - ev.since_draw_ms
-        if d.acted_draw is not None and abs(drawn_at - d.acted_draw) < 2000:
-            return False
-        d.acted_draw = drawn_at
+        drawn_at = self.wall_t0 + (ev.t_ms - ev.since_draw_ms) / 1000
+        if d.acted_draw is not None:
+            acted_at, acted_counter = d.acted_draw
+            if ev.counter == acted_counter:
+                return False  # this very event
+            if ev.event == "reminder" and abs(drawn_at - acted_at) < SAME_DRAW_S:
+                return False  # a reminder of the draw acted on
+        d.acted_draw = (drawn_at, ev.counter)
+        try:
+            self.store.set_acted(d.rec.name, drawn_at, ev.counter)
+        except KeyStoreError as e:
+            self.log(f"{e}; acting all the same (a restart before it is written may act on this draw again)")
         return True
