@@ -70,7 +70,10 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     if heartbeat is None:
         heartbeat = ticks_add(now, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
     settled = det.state  # last non-FAULT state, to tell what a fault cleared to
-    hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0),
+    # faults in a row stay counted until the device has run clean (a burst
+    # completed, or it sleeps deep with nothing pending)
+    faulted = saved.flags & rtcstate.FAULTS
+    hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0) | faulted,
                               counter.next if counter else 0, counter.limit if counter else 0,
                               saved.drawn_at, saved.remind_at, _rtc_of(heartbeat, now, rtc_now), bat.rest_mv,
                               saved.secret, saved.device_id))
@@ -133,6 +136,11 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
         elif action == burst.STOP:
             bat.loaded(hw.battery_mv())  # right after sending: the cell under load
             hw.quiet()
+            if faulted:  # ran clean through a burst: the fault count starts over
+                faulted = 0
+                rec = rtcstate.unpack(hw.load_rtc())
+                if rec is not None:
+                    hw.save_rtc(rtcstate.with_faults(rec, 0))
             brownout = False  # reported
             if counter:
                 counter.ensure(16)  # top up now, so no later advert waits for flash
@@ -206,8 +214,19 @@ def main(board, cfg):
         hwmod.stopped()
         raise
     except Exception as e:
-        hwmod.report("fault", type(e).__name__, str(e).replace(" ", "_") or "-")
-        hwmod.reset()
+        try:
+            hwmod.report("fault", type(e).__name__, str(e).replace(" ", "_") or "-")
+            # A fault that comes back at every boot must not reset the chip
+            # four times a second (each cold boot writes flash and skips a
+            # counter reserve): wait 1 s, 2 s, 4 s ... up to an hour, the
+            # count kept in RTC memory until the device runs clean.
+            rec = rtcstate.unpack(hwmod.rtc_load())
+            n = rtcstate.faults(rec)
+            if rec is not None:
+                hwmod.rtc_save(rtcstate.with_faults(rec, n + 1))
+            hwmod.pause(min(1000 << n, 3600000))
+        finally:
+            hwmod.reset()
 
 
 def _main(board, cfg, hwmod):

@@ -32,8 +32,9 @@ class Hardware:
         # past half its timeout (rp2's keeps counting through lightsleep).
         # Started first, so a hang anywhere after this resets the chip.
         self._wdt = machine.WDT(timeout=board.WDT_MS) if board.WDT_MS else None
-        global _wdt_board
+        global _wdt_board, _wdt
         _wdt_board = board if self._wdt is not None else None
+        _wdt = self._wdt
         self._adc = None
         if board.BATTERY_ADC_PIN >= 0:  # -1: the board has no battery sense
             self._adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN))
@@ -143,16 +144,10 @@ class Hardware:
     def load_rtc(self):
         """RTC memory (survives deep sleep, resets and brownouts, not power
         loss), or b"" on ports without it (rp2)."""
-        try:
-            return machine.RTC().memory()
-        except AttributeError:
-            return b""
+        return rtc_load()
 
     def save_rtc(self, data):
-        try:
-            machine.RTC().memory(data)
-        except AttributeError:
-            pass
+        rtc_save(data)
 
     def sleep(self, ms, log):
         """Wait up to ms, or less once the sensor moves (log.count changes).
@@ -220,6 +215,33 @@ class Hardware:
 
 
 _wdt_board = None  # the board whose watchdog runs, once Hardware started it
+_wdt = None  # and the watchdog
+
+
+def rtc_load():
+    """RTC memory (b"" where the port has none: rp2)."""
+    try:
+        return machine.RTC().memory()
+    except AttributeError:
+        return b""
+
+
+def rtc_save(data):
+    try:
+        machine.RTC().memory(data)
+    except AttributeError:
+        pass
+
+
+def pause(ms):
+    """Light-sleep ms on the timer alone (no pin wake: the firmware is not
+    running), feeding the watchdog, if one runs, every 10 s."""
+    while ms > 0:
+        step = ms if ms < 10000 else 10000
+        if _wdt is not None:
+            _wdt.feed()
+        machine.lightsleep(step)
+        ms -= step
 # After ^C on the bench: the longest a stopped firmware leaves the watchdog
 # before it resets the board back into service.
 _STOPPED_WDT_MS = const(3600000)

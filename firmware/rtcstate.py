@@ -18,6 +18,8 @@ _SIZE = const(80)  # struct.calcsize(_FMT)
 _CHECK = const(4)
 RUNNING = const(1)  # set while the firmware runs: a "power-on" that finds it was a brownout
 LOW = const(2)  # battery-low latch
+FAULTS = const(0x3C)  # bits 2-5: faults in a row since the device last ran clean (app.main backs off)
+FAULT_ONE = const(4)
 NONE = const(-1)  # no draw / no reminder pending
 _LAST = const(0xFFFFFFFF)  # the counter's last value (counter.LAST): never past it
 
@@ -36,6 +38,18 @@ def pack(state, flags, ctr_next, ctr_limit, drawn_at, remind_at, heartbeat_at, b
     return body + _check(body)
 
 
+def faults(rec):
+    """Faults in a row recorded in `rec` (an unpack() tuple, or None)."""
+    return (rec[1] & FAULTS) >> 2 if rec else 0
+
+
+def with_faults(rec, n):
+    """The packed record `rec` with its fault count set to n (0-15)."""
+    rec = list(rec)
+    rec[1] = (rec[1] & ~FAULTS) | (min(n, 15) << 2)
+    return pack(*rec)
+
+
 def unpack(data):
     """The saved tuple (without the magic), or None if RTC memory holds no
     record, or a damaged one."""
@@ -46,6 +60,6 @@ def unpack(data):
         return None
     rec = struct.unpack(_FMT, body)[1:]
     state, flags, battery_mv = rec[0], rec[1], rec[7]
-    if state > 2 or flags > (RUNNING | LOW) or battery_mv > 10000:
+    if state > 2 or flags > (RUNNING | LOW | FAULTS) or battery_mv > 10000:
         return None
     return rec

@@ -79,13 +79,18 @@ def _ours(path: Path) -> bool:
         return False
 
 
+def _owned(path: Path) -> os.stat_result:
+    st = path.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise KeyStoreError(f"{path}: owned by user {st.st_uid}, not you: a key store must be your own file")
+    return st
+
+
 def _private(path: Path) -> None:
     """Refuse a store others could read or that is not the user's: its
     secrets may have been seen. (An empty file, made by `touch` before any
     secret was in it, is made private instead, before it is opened.)"""
-    st = path.stat()
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        raise KeyStoreError(f"{path}: owned by user {st.st_uid}, not you: a key store must be your own file")
+    st = _owned(path)
     if st.st_mode & 0o077:
         raise KeyStoreError(f"{path}: others may read it (mode {st.st_mode & 0o777:03o}), so its secrets may have "
                             f"been seen: make it private with 'chmod 600 {path}' and consider re-keying its devices")
@@ -113,12 +118,14 @@ class KeyStore:
         elif self.path.is_dir():
             raise KeyStoreError(f"{self.path}: is a folder, not a key store file")
         elif self.path.stat().st_size == 0 and self.path.stat().st_mode & 0o077:
+            _owned(self.path)
             os.chmod(self.path, 0o600)  # made by `touch`: no secret in it yet
         elif _ours(self.path):
             _private(self.path)  # before SQLite opens it for writing (a checkpoint writes)
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._migrate()  # checks it is ours before anything is written
+            _private(self.path)  # again: _ours() may have read a listener's checkpoint half-done
             # WAL + FULL: every commit is on disk before it returns, power
             # loss included (a camera in a car loses power): a replay floor
             # that rolled back would reopen replay. One fsync per commit; the

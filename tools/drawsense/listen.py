@@ -80,7 +80,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         # missing on simulated air still ends the listen, with exit 2.)
         try:
             handle(device, adv)
-        except (airmod.AirError, KeyStoreError):
+        except (airmod.AirError, KeyStoreError, BrokenPipeError, MemoryError):
             raise
         except Exception as e:
             print(f"drawsense: error handling an advert from {device.address}: {type(e).__name__}: {e}; "

@@ -66,6 +66,7 @@ AUTO_ENTRIES = 1_000_000  # hint-index size the automatic window aims for
 STORE_WAIT_MS = 200  # a listener's store writes wait this long for a lock, then retry later
 RETRY_S = 1.0  # how often unwritten replay floors are tried again
 SAME_DRAW_S = 2.0  # a reminder whose draw instant is this close to an acted draw's is that draw
+DRIFT = 0.03  # ... plus this share of its time since the draw (device clocks: ~1 %, boards/esp32c3)
 
 
 def auto_window(devices: int) -> int:
@@ -232,9 +233,11 @@ class Receiver:
         drawn_at = self.wall_t0 + (ev.t_ms - ev.since_draw_ms) / 1000
         if d.acted_draw is not None:
             acted_at, acted_counter = d.acted_draw
-            if ev.counter == acted_counter:
-                return False  # this very event
-            if ev.event == "reminder" and abs(drawn_at - acted_at) < SAME_DRAW_S:
+            if ev.counter >> protocol.EPOCH_SHIFT == acted_counter >> protocol.EPOCH_SHIFT:
+                return False  # this very burst
+            # the device's clock may run a percent or two off ours (an RC
+            # clock in deep sleep): the longer the gun is out, the wider
+            if ev.event == "reminder" and abs(drawn_at - acted_at) < SAME_DRAW_S + ev.since_draw_ms * DRIFT / 1000:
                 return False  # a reminder of the draw acted on
         d.acted_draw = (drawn_at, ev.counter)
         try:
