@@ -50,6 +50,24 @@ def format_event(ev) -> str:
             f"battery {mv:<8} rssi {ev.rssi} from {ev.addr}")
 
 
+async def _scan_and_retry(receiver: Callable[[], Receiver | None], scan) -> None:
+    """Scan; meanwhile, every second, write the replay floors a locked store
+    refused (on quiet air no advert would come to retry them, and a power
+    cut would lose them)."""
+    async def retry() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            rx = receiver()
+            if rx is not None and rx.pending:
+                rx.retry()
+
+    task = asyncio.create_task(retry())
+    try:
+        await scan
+    finally:
+        task.cancel()
+
+
 def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_json: bool = False,
         on_draw: str | None = None, adapter: str | None = None, duration: float | None = None, window: int | None = None,
         out=None) -> int:
@@ -112,7 +130,8 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
     try:
         if source is None:
             receiver()  # a real radio: check the key store before scanning
-        asyncio.run(airmod.scan(on_advert, air=source, adapter=adapter, duration=duration))
+        asyncio.run(_scan_and_retry(lambda: rx, airmod.scan(on_advert, air=source, adapter=adapter,
+                                                             duration=duration)))
         rx = receiver()  # also when the air held no drawsense advert at all
     except (airmod.AirError, KeyStoreError) as e:
         print(f"drawsense: {e}", file=sys.stderr)

@@ -211,6 +211,11 @@ class Receiver:
             d.dirty = None
         self._retry_at = 0.0
 
+    @property
+    def pending(self) -> bool:
+        """Replay floors a locked store has not taken yet."""
+        return bool(self._retry_at)
+
     def retry(self) -> bool:
         """Try the unwritten floors again; True once they are on disk."""
         try:
