@@ -339,29 +339,13 @@ def test_the_receiver_stops_at_the_last_epoch_and_refuses_the_last_counter():
     # A device whose last accepted counter is near the end: the window never
     # asks for epochs past 0x0FFFFFFF, and 0xFFFFFFFF (never sent) is refused
     # without raising.
-    from drawsense import protocol
-    from drawsense.receiver import Receiver
+    from rxhelp import OneDeviceStore
 
-    class Store:
-        def devices(self):
-            return [Rec()]
-
-        def accept(self, *a):
-            pass
-
-        def wait(self, ms):
-            pass
-
-        def acted(self):
-            return {}
-
-    class Rec:
-        name, secret, last_counter = "d", bytes(range(32)), protocol.LAST_COUNTER - 40
-
-    rx = Receiver(Store())
-    ok = rx.feed(protocol.mfr_of(protocol.seal(Rec.secret, protocol.LAST_COUNTER - 1, "draw", 0)) or b"")
+    secret = bytes(range(32))
+    rx = Receiver(OneDeviceStore(secret, protocol.LAST_COUNTER - 40))
+    ok = rx.feed(protocol.mfr_of(protocol.seal(secret, protocol.LAST_COUNTER - 1, "draw", 0)) or b"")
     assert ok is not None and ok.counter == protocol.LAST_COUNTER - 1
-    bad = protocol.seal(Rec.secret, 0xFFFFFFFF, "draw", 0)
+    bad = protocol.seal(secret, 0xFFFFFFFF, "draw", 0)
     assert rx.feed(protocol.mfr_of(bad) or b"") is None and rx.counts["malformed"] == 1
 
 

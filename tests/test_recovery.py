@@ -174,31 +174,10 @@ def test_one_long_draw_is_acted_on_once_though_the_c3_clock_drifts():
     # fast here): twelve minutes of reminders still match the draw acted on
     from drawsense import protocol
     from drawsense.receiver import Receiver
-
-    class Store:
-        def devices(self):
-            return [Rec()]
-
-        def accept(self, *a):
-            pass
-
-        def accept_many(self, rows):
-            pass
-
-        def wait(self, ms):
-            pass
-
-        def acted(self):
-            return {}
-
-        def set_acted(self, *a):
-            pass
-
-    class Rec:
-        name, secret, last_counter = "h1", TEST_SECRET, -1
+    from rxhelp import OneDeviceStore
 
     run = vboard.run(_gun_out_from_1s(720), "esp32c3", secret=TEST_SECRET, device_id=TEST_ID)
-    rx = Receiver(Store(), wall_t0=1_700_000_000.0)
+    rx = Receiver(OneDeviceStore(TEST_SECRET), wall_t0=1_700_000_000.0)
     acted = []
     for a in run.adverts():
         ev = rx.feed(protocol.mfr_of(bytes.fromhex(a["data"])) or b"", t_ms=a["t_ms"])
