@@ -62,10 +62,13 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from drawsense import air, paths, power, protocol, scenario, timeline, vboard  # noqa: E402
+from drawsense import paths, protocol  # noqa: E402
 from drawsense.keystore import KeyStore  # noqa: E402
-from drawsense.receiver import Receiver  # noqa: E402
-from drawsense.scenario import Scenario  # noqa: E402
+from drawsense.model import power  # noqa: E402
+from drawsense.receive import air  # noqa: E402
+from drawsense.receive.receiver import Receiver  # noqa: E402
+from drawsense.sim import scenario, timeline, vboard  # noqa: E402
+from drawsense.sim.scenario import Scenario  # noqa: E402
 
 DRAW_CONFIRM_MS = 30
 HEAP_BYTES = 192 * 1024
@@ -201,7 +204,7 @@ def measure_sign() -> dict:
 
 
 def measure_draw_to_action() -> dict:
-    from drawsense import listen
+    from drawsense.receive import listen
 
     with tempfile.TemporaryDirectory() as tmp:
         keys = os.path.join(tmp, "k.db")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from drawsense import paths, scenario, vboard
+from drawsense import paths
+from drawsense.sim import scenario, vboard
 
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"

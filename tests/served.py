@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from drawsense import serve
+from drawsense.sim import serve
 
 
 class ServedBoard:

@@ -19,8 +19,9 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
-from drawsense import air, timeline
-from drawsense.air import AirError, SimulatedAirScanner, parse_ad, scan
+from drawsense.receive import air
+from drawsense.sim import timeline
+from drawsense.receive.air import AirError, SimulatedAirScanner, parse_ad, scan
 
 DRAW = "0dffffff4453000101001e000000"
 HOLSTER = "0dffffff4453000202001e000000"
@@ -494,7 +495,7 @@ def test_real_adapter_scan_is_cancellable(monkeypatch):
 def test_the_scanner_remembers_a_bounded_number_of_addresses():
     # every burst comes from a fresh random address: a long listen must not
     # keep them all (100k addresses once held 161 MB)
-    from drawsense.air import MAX_SEEN
+    from drawsense.receive.air import MAX_SEEN
 
     lines = [json.dumps({"type": "adv", "t_ms": i, "addr": "c0:00:%02x:%02x:%02x:01" % (i >> 16, (i >> 8) & 255, i & 255),
                          "data": DRAW}) for i in range(MAX_SEEN + 500)]

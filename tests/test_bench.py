@@ -11,7 +11,6 @@ skipped (docs/bench.md).
 
 from __future__ import annotations
 
-import argparse
 import json
 import struct
 import shutil
@@ -21,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from drawsense import bench, provision
+from drawsense import cli as drawsense_cli
+from drawsense.device import bench, provision
 from served import ServedBoard
 from drawsense.keystore import KeyStore
 
@@ -75,13 +75,8 @@ def keys(tmp_path):
 
 
 def cli(*argv: str) -> int:
-    """Run `drawsense provision|bench ...` as the CLI would (parser + func)."""
-    p = argparse.ArgumentParser(prog="drawsense")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    provision.add_parser(sub)
-    bench.add_parser(sub)
-    args = p.parse_args(list(argv))
-    return args.func(args)
+    """Run `drawsense provision|bench ...` in this process, as the command does."""
+    return drawsense_cli.main(list(argv))
 
 
 def _row(keys: Path, name: str):

@@ -12,9 +12,10 @@ import sys
 
 import time
 
-from drawsense import protocol, vboard
+from drawsense import protocol
+from drawsense.sim import vboard
 from drawsense.keystore import KeyStore
-from drawsense.receiver import Receiver
+from drawsense.receive.receiver import Receiver
 from conftest import REPO
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tools"), os.environ.get("PYTHONPATH")])))
@@ -22,13 +23,13 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tool
 
 def drawsense(*args, timeout=120):
     """The CLI, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True, env=ENV,
+    return subprocess.run([sys.executable, "-m", "drawsense", *args], capture_output=True, text=True, env=ENV,
                           timeout=timeout)
 
 
 def serve_board(*args):
     """`drawsense board serve ARGS` in the background; its first line is the pty."""
-    return subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", *args],
+    return subprocess.Popen([sys.executable, "-m", "drawsense", "board", "serve", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
 

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from drawsense import cell as C
+from drawsense.model import cell as C
 
 CELLS = list(C.CELLS.values())
 DODS = [i / 200 for i in range(201)]

@@ -13,7 +13,7 @@ import pytest
 
 
 def drawsense(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "drawsense", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 
@@ -127,7 +127,7 @@ def test_absurd_air_lines_are_one_line_errors(tmp_path, line):
 
 def test_a_reader_that_stops_early_gets_no_traceback():
     # drawsense sim --json | head -1
-    p = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "sim", "--json"], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-m", "drawsense", "sim", "--json"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     first = p.stdout.readline()
     p.stdout.close()
@@ -157,7 +157,7 @@ def test_sigterm_leaves_no_simulated_device_behind(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp))
-    p = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "sim", str(long)], env=env,
+    p = subprocess.Popen([sys.executable, "-m", "drawsense", "sim", str(long)], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not list(tmp.glob("drawsense-vb-*/seed")) and time.monotonic() < deadline:

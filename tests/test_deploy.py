@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from served import ServedBoard
-from drawsense import boards, checks, deploy, paths, vboard
+from drawsense import boards, cli, paths
+from drawsense.device import checks, deploy
+from drawsense.sim import vboard
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -59,8 +61,8 @@ def board(tmp_path):
 
 
 def run(capsys, *argv: str) -> tuple[int, dict | None, str]:
-    """deploy.main(argv + --json): (exit status, summary or None, stderr)."""
-    code = deploy.main([*argv, "--json"])
+    """drawsense deploy ARGV --json: (exit status, summary or None, stderr)."""
+    code = cli.main(["deploy", *argv, "--json"])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else None), err
 
@@ -241,7 +243,7 @@ def test_plan_never_names_identity_files():
 
 def test_help_describes_the_command(capsys):
     with pytest.raises(SystemExit) as e:
-        deploy.main(["--help"])
+        cli.main(["deploy", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
     for word in ("--port", "--board", "--source", "--force", "--json", "ds_key.bin", "exit status"):

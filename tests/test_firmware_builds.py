@@ -4,7 +4,7 @@ and the host build's .mpy files import under the pinned MicroPython runtime.
 
 Each check is also shown to fail on a deliberately broken copy of the firmware,
 so a green run means something. Stub packages are installed once into a cache
-outside the repository (drawsense.checks.cache_root()); later runs need no network.
+outside the repository (drawsense.device.checks.cache_root()); later runs need no network.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from drawsense import boards, checks, paths
+from drawsense import boards, paths
+from drawsense.device import checks
 
 ALL_BOARDS = boards.names()
 TYPED_BOARDS = [n for n in ALL_BOARDS if boards.load(n).values["STUBS"]]

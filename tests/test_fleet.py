@@ -4,7 +4,6 @@ them; schema 1 -> 2 migration; the `fleet` command's output and errors."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sqlite3
@@ -15,8 +14,11 @@ import time
 
 import pytest
 
-from drawsense import cell as cellmod
-from drawsense import fleet, keystore
+from drawsense.model import cell as cellmod
+from drawsense.receive import fleet
+from drawsense import cli as drawsense_cli
+from drawsense.cli import fleet as fleet_verb
+from drawsense import keystore
 from drawsense.keystore import KeyStore
 
 DAY = 86400.0
@@ -339,10 +341,7 @@ def test_silent_after_two_heartbeat_periods_or_never_heard(store):
 # ------------------------------------------------------------ the command --
 
 def _parser():
-    p = argparse.ArgumentParser(prog="drawsense")
-    sub = p.add_subparsers(dest="cmd")
-    fleet.add_parser(sub)
-    return p
+    return drawsense_cli.build_parser()
 
 
 def _run(capsys, *argv):
@@ -366,7 +365,7 @@ def _fleet_store(path):
 def test_parser_defaults_and_choices():
     a = _parser().parse_args(["fleet"])
     assert (a.keys, a.json, a.cell, a.heartbeat_h, a.low_mv, a.func) == (None, False, "CR2032", 6.0, 2500,
-                                                                          fleet.cmd_fleet)
+                                                                          fleet_verb.run)
     with pytest.raises(SystemExit):
         _parser().parse_args(["fleet", "--cell", "LR44"])
 
@@ -452,7 +451,7 @@ def test_a_device_just_heard_by_listen_is_not_silent(tmp_path):
     # the whole path a department uses: the receiver records when it heard
     # each device, fleet compares that with the clock
     keys = tmp_path / "k.db"
-    cli = f"{sys.executable} -m drawsense.cli"
+    cli = f"{sys.executable} -m drawsense"
     before = time.time()
     r = subprocess.run(f"{cli} sim --keys {keys} --json | {cli} listen --air - --keys {keys} --json",
                        shell=True, capture_output=True, text=True, timeout=120)

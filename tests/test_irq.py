@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from drawsense import vboard
+from drawsense.sim import vboard
 
 import mpcompat
 from conftest import FIRMWARE

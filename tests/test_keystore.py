@@ -14,11 +14,11 @@ import pytest
 
 from drawsense import protocol
 from drawsense.keystore import KeyStore, KeyStoreError
-from drawsense.receiver import Receiver
+from drawsense.receive.receiver import Receiver
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "drawsense", *args], capture_output=True, text=True,
                           timeout=60)
 
 
@@ -86,7 +86,7 @@ def test_export_never_overwrites(tmp_path):
 def test_the_served_boards_trace_shows_no_file_contents():
     # a provisioned key crosses the served board's line: the trace says how
     # much went by and which REPL control bytes, never what
-    from drawsense import serve
+    from drawsense.sim import serve
 
     shown = serve._traced(b"\x01f=open('ds_key.bin','wb');f.write(b'\\x8f\\x12 secret')\x04")
     assert "secret" not in shown and "ds_key" not in shown and "\\x01" in shown and "\\x04" in shown

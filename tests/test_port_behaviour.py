@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from drawsense import boards, paths, scenario, timeline, vboard
-from drawsense.scenario import Scenario
+from drawsense import boards, paths
+from drawsense.sim import scenario, timeline, vboard
+from drawsense.sim.scenario import Scenario
 
 from conftest import FIRMWARE, TEST_SECRET
 from served import ServedBoard

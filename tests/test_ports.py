@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from drawsense import boards
-from drawsense.vboard import ports
+from drawsense.sim import ports
 
 from conftest import FIRMWARE
 from vbhelp import quiet, run_main

@@ -10,8 +10,10 @@ import time
 
 import pytest
 
-from drawsense import boards, power, timeline, vboard
-from drawsense.scenario import Scenario
+from drawsense import boards
+from drawsense.model import power
+from drawsense.sim import timeline, vboard
+from drawsense.sim.scenario import Scenario
 from conftest import TEST_SECRET
 
 DAY_US = 86_400_000_000
@@ -98,13 +100,13 @@ def test_brownout_is_reported_by_the_next_boot(sim):
 
 def test_listen_reports_battery(tmp_path):
     keys = tmp_path / "k.db"
-    cmd = (f"{sys.executable} -m drawsense.cli sim low-battery --keys {keys} --json | "
-           f"{sys.executable} -m drawsense.cli listen --air - --keys {keys} --json")
+    cmd = (f"{sys.executable} -m drawsense sim low-battery --keys {keys} --json | "
+           f"{sys.executable} -m drawsense listen --air - --keys {keys} --json")
     r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300)
     evs = [json.loads(x) for x in r.stdout.splitlines()]
     assert [e["battery_mv"] for e in evs if e["event"] == "draw"] == [2900, 2750, 2600, 2680]
     assert [e["battery_low"] for e in evs if e["event"] == "draw"] == [False, False, False, True]
-    fleet = subprocess.run([sys.executable, "-m", "drawsense.cli", "fleet", "--keys", str(keys), "--json",
+    fleet = subprocess.run([sys.executable, "-m", "drawsense", "fleet", "--keys", str(keys), "--json",
                             "--now", str(time.time() + evs[-1]["t_ms"] / 1000)],  # air plays from now on
                            capture_output=True, text=True)
     row = json.loads(fleet.stdout.splitlines()[0])
@@ -140,7 +142,7 @@ def test_power_model_larger_cell_and_fewer_draws_last_longer(esp32c3_cr2032):
 
 def test_power_cli_json_and_plot(tmp_path):
     png = tmp_path / "life.png"
-    r = subprocess.run([sys.executable, "-m", "drawsense.cli", "power", "--board", "virtual", "--days", "1",
+    r = subprocess.run([sys.executable, "-m", "drawsense", "power", "--board", "virtual", "--days", "1",
                         "--json", "--plot", str(png), "--years", "3"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -148,6 +150,6 @@ def test_power_cli_json_and_plot(tmp_path):
               "life_years", "end_reason", "breakdown_pct", "lasts_horizon"):
         assert k in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = subprocess.run([sys.executable, "-m", "drawsense.cli", "power", "--cell", "AA"], capture_output=True,
+    bad = subprocess.run([sys.executable, "-m", "drawsense", "power", "--cell", "AA"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "CR2032" in bad.stderr

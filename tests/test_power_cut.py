@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from drawsense import protocol, scenario, vboard
+from drawsense import protocol
+from drawsense.sim import scenario, vboard
 from conftest import TEST_ID, TEST_SECRET
 
 

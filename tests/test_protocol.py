@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from drawsense import protocol, timeline
+from drawsense import protocol
+from drawsense.sim import timeline
 from conftest import FIRMWARE, REPO, TEST_SECRET
 from vbhelp import quiet, reports, run_main
 
@@ -137,8 +138,8 @@ def test_heartbeat_phase_does_not_link_a_sensors_bursts(board):
     # used to sort two sensors into two pure clusters (a fixed period: the
     # phase is a fingerprint). With the period drawn afresh each time, no
     # group of bursts within a minute of phase comes from one sensor alone.
-    from drawsense import vboard
-    from drawsense.scenario import Scenario
+    from drawsense.sim import vboard
+    from drawsense.sim.scenario import Scenario
 
     day = 25 * 3600 * 10**6
     period_ms = 6 * 3600 * 1000

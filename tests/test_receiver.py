@@ -18,19 +18,19 @@ from hypothesis import strategies as st
 
 from drawsense import protocol
 from drawsense.keystore import KeyStore
-from drawsense.receiver import REASONS, Receiver
+from drawsense.receive.receiver import REASONS, Receiver
 from conftest import TEST_ID, TEST_SECRET
 
 
 def cli(*args, input=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "drawsense.cli", *args], input=input, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "drawsense", *args], input=input, capture_output=True,
                           text=True, cwd=cwd, timeout=300)
 
 
 def pipeline(keys, scenario="draw-reholster", *extra):
     """The README's pipe, as a shell would run it."""
-    cmd = (f"{sys.executable} -m drawsense.cli sim {scenario} --keys {keys} --json | "
-           f"{sys.executable} -m drawsense.cli listen --air - --keys {keys} --json {' '.join(extra)}")
+    cmd = (f"{sys.executable} -m drawsense sim {scenario} --keys {keys} --json | "
+           f"{sys.executable} -m drawsense listen --air - --keys {keys} --json {' '.join(extra)}")
     return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300)
 
 
@@ -74,7 +74,7 @@ def test_a_second_sim_run_continues_the_counter(tmp_path):
 
 
 def _frames(tmp_path, scenario="draw-reholster"):
-    from drawsense import scenario as sc, vboard
+    from drawsense.sim import scenario as sc, vboard
 
     run = vboard.run(sc.load(scenario), "esp32c3", secret=TEST_SECRET, device_id=TEST_ID)
     seen, frames = set(), []
@@ -264,7 +264,7 @@ def test_listen_without_an_adapter_is_one_line(tmp_path):
     keys = tmp_path / "k.db"
     cli("keys", "--keys", str(keys), "add", "a")
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp_path}/no-such-bus")
-    r = subprocess.run([sys.executable, "-m", "drawsense.cli", "listen", "--keys", str(keys), "--duration", "1"],
+    r = subprocess.run([sys.executable, "-m", "drawsense", "listen", "--keys", str(keys), "--duration", "1"],
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()

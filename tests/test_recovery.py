@@ -12,8 +12,9 @@ import shutil
 
 import pytest
 
-from drawsense import boards, paths, timeline, vboard
-from drawsense.scenario import Scenario
+from drawsense import boards, paths
+from drawsense.sim import timeline, vboard
+from drawsense.sim.scenario import Scenario
 
 from conftest import FIRMWARE, TEST_ID, TEST_SECRET
 from vbhelp import quiet, reports, run_main
@@ -173,7 +174,7 @@ def test_one_long_draw_is_acted_on_once_though_the_c3_clock_drifts():
     # the C3 keeps the draw time on its RC clock through deep sleep (1 %
     # fast here): twelve minutes of reminders still match the draw acted on
     from drawsense import protocol
-    from drawsense.receiver import Receiver
+    from drawsense.receive.receiver import Receiver
     from rxhelp import OneDeviceStore
 
     run = vboard.run(_gun_out_from_1s(720), "esp32c3", secret=TEST_SECRET, device_id=TEST_ID)

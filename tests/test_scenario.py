@@ -15,8 +15,8 @@ import textwrap
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from drawsense import scenario
-from drawsense.scenario import ScenarioError
+from drawsense.sim import scenario
+from drawsense.sim.scenario import ScenarioError
 
 DRAW_CONFIRM_US = 30_000
 FAULT_EDGES = 40

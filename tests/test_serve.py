@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from served import ServedBoard
-from drawsense import paths, serve
+from drawsense import paths
+from drawsense.sim import serve
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
@@ -404,7 +405,7 @@ def test_cli_process_stops_on_sigterm(tmp_path):
     root.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent / "tools"),
                                                                      os.environ.get("PYTHONPATH")])))
-    proc = subprocess.Popen([sys.executable, "-m", "drawsense.cli", "board", "serve", "-v", "--board", "esp32c3", "--root", str(root)],
+    proc = subprocess.Popen([sys.executable, "-m", "drawsense", "board", "serve", "-v", "--board", "esp32c3", "--root", str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         path = proc.stdout.readline().strip()

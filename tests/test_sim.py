@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from drawsense import boards, scenario, timeline, vboard
-from drawsense.scenario import Scenario
+from drawsense import boards
+from drawsense.sim import scenario, timeline, vboard
+from drawsense.sim.scenario import Scenario
 
 DRAW_CONFIRM_MS = 30
 HOLSTER_CONFIRM_MS = 1000

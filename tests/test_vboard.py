@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from drawsense import vboard
+from drawsense.sim import vboard
 
 from vbhelp import quiet, reports, run_main
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from drawsense import scenario, vboard
-from drawsense.scenario import Scenario
+from drawsense.sim import scenario, vboard
+from drawsense.sim.scenario import Scenario
 
 
 def quiet(seconds: float, out_at_ms: list[int] | None = None) -> Scenario:

@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from drawsense import paths
 
 REQUIRED = {
     "NAME": str, "TITLE": str, "PORT": str, "CHIP": str,

@@ -25,8 +25,8 @@ def _pick(top: str, packaged: str) -> Path:
 
 FIRMWARE = _pick("firmware", "drawsense/_firmware")
 BOARDS = _pick("boards", "drawsense/_boards")
-VBOARD_MP = PKG / "vboard" / "mp"
-SCENARIOS = PKG / "scenarios"
+VBOARD_MP = PKG / "sim" / "mp"
+SCENARIOS = PKG / "sim" / "scenarios"
 
 
 class RuntimeMissing(RuntimeError):

@@ -21,8 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from . import protocol
-from .keystore import Device, KeyStore, KeyStoreError
+from drawsense import protocol
+from drawsense.keystore import Device, KeyStore, KeyStoreError
 
 REASONS = ("malformed", "unknown", "forged", "replay", "repeat")
 BACK = 16  # epochs behind the last accepted one still recognised (to name replays)

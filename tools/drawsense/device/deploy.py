@@ -50,8 +50,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import boards, checks, paths
-from .remote import RemoteError, mpremote, reset
+from drawsense import boards, paths
+from drawsense.device import checks
+from drawsense.device.remote import RemoteError, mpremote, reset
 
 PROTECTED = frozenset({"ds_key.bin", "ds_ctr.bin"})
 
@@ -290,56 +291,3 @@ def deploy(port: str, board: str, *, source: bool = False, force: bool = False, 
 def summary_line(s: dict) -> str:
     return (f"deployed {s['board']} firmware ({s['flavour']}) to {s['port']}: {len(s['changed'])} changed, "
             f"{len(s['removed'])} removed, {s['verified']} verified, reset ({s['seconds']:.1f} s)")
-
-
-def cmd_deploy(args: argparse.Namespace) -> int:
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    try:
-        s = deploy(args.port, args.board, source=args.source, force=args.force, firmware=args.firmware, log=log)
-    except DeployError as e:
-        print(f"drawsense deploy: {e}", file=sys.stderr)
-        return e.code
-    print(json.dumps(s) if args.json else summary_line(s))
-    return 0
-
-
-def add_parser(sub) -> None:
-    """Add `deploy` to the CLI's sub-commands (sub is an add_subparsers() object)."""
-    p = sub.add_parser(
-        "deploy", help="copy the firmware to a board (only what changed) and reset it",
-        description="Compile the firmware with mpy-cross for the board's architecture, check that the device "
-                    "is MicroPython, can load the files and is that board, copy the files that differ (by "
-                    "SHA-256) with mpremote, remove stale .py/.mpy twins, verify every file and reset the "
-                    "board so the new firmware runs. Never touches ds_key.bin / ds_ctr.bin (see: drawsense "
-                    "provision).",
-        epilog="examples:\n"
-               "  drawsense deploy --port /dev/ttyACM0 --board esp32c3\n"
-               "  drawsense deploy --port /dev/pts/5 --board virtual --source   (after: drawsense board serve)\n"
-               "\nexit status: 0 deployed; 2 refused, nothing on the device changed (no port, not MicroPython,\n"
-               "another board, incompatible .mpy, build error); 1 failed after copying began (run it again).",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", required=True, metavar="PORT",
-                   help="the board's serial port (/dev/ttyACM0, COM3) or the pty of 'drawsense board serve'")
-    p.add_argument("--board", required=True, metavar="NAME", help="board definition (see: drawsense boards)")
-    p.add_argument("--source", action="store_true",
-                   help="copy .py files instead of .mpy (for debugging; replaces the .mpy files)")
-    p.add_argument("--force", action="store_true",
-                   help="deploy even if the device says it is another board (its board.py is replaced)")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--firmware", type=Path, metavar="DIR",
-                   help="firmware folder to deploy (default: the project's firmware/)")
-    p.set_defaults(func=cmd_deploy)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="drawsense")
-    add_parser(p.add_subparsers(dest="cmd", required=True))
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = p.parse_args(argv if argv[:1] == ["deploy"] else ["deploy", *argv])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@
         --events F: the virtual board served by `drawsense board serve --events F`:
                     the "@vb" lines it appends during the trigger are the air
 
-Both ways the adverts go through drawsense.receiver.Receiver with the key
+Both ways the adverts go through drawsense.receive.receiver.Receiver with the key
 store: the check passes when a verified `test` event from this device
 arrives, and it must never be acted on as a draw.
 
@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import remote
-from .keystore import KeyStore, KeyStoreError, default_path
-from .remote import RemoteError
+from drawsense.device import remote
+from drawsense.keystore import KeyStore, KeyStoreError, default_path
+from drawsense.device.remote import RemoteError
 
 MIN_HEAP = 20 * 1024
 TRIGGER_MS = 1000
@@ -156,7 +156,7 @@ class _Collector:
     """Feeds adverts to a Receiver (as drawsense listen does) and keeps the events."""
 
     def __init__(self, store: KeyStore):
-        from .receiver import Receiver
+        from drawsense.receive.receiver import Receiver
 
         self.rx = Receiver(store)
         self.events: list = []
@@ -164,7 +164,7 @@ class _Collector:
         self.t0 = time.monotonic()
 
     def __call__(self, device, adv) -> None:
-        from . import protocol
+        from drawsense import protocol
 
         mfr = adv.manufacturer_data.get(protocol.COMPANY)
         if mfr is None:
@@ -180,7 +180,7 @@ class _Collector:
 
 def air_lines(vb_text: str) -> list[str]:
     """The virtual board's "@vb" lines -> `drawsense sim --json` adv lines."""
-    from . import vboard
+    from drawsense.sim import vboard
 
     events, _, _ = vboard.parse(vb_text)
     return [json.dumps({"type": "adv", "t_ms": e["t_ms"], "addr": e["addr"], "data": e["data"],
@@ -213,7 +213,7 @@ def _listen_check(col: _Collector, device: str | None, trig: dict) -> Check:
 
 def listen_virtual(port: str, store: KeyStore, events: Path, device: str | None) -> tuple[dict, Check]:
     """Trigger, then play the @vb lines the served board appended meanwhile."""
-    from . import air as airmod
+    from drawsense.receive import air as airmod
 
     start = events.stat().st_size if events.exists() else 0
     trig = run_trigger(port)
@@ -245,7 +245,7 @@ def listen_radio(port: str, store: KeyStore, device: str | None, adapter: str | 
     in a thread (mpremote only), the scan and the key store in this one."""
     from bleak.exc import BleakError
 
-    from . import air as airmod
+    from drawsense.receive import air as airmod
 
     col = _Collector(store)
     trig: dict = {}
@@ -336,51 +336,3 @@ def format_table(port: str, checks: list[Check]) -> str:
     tail = f" ({warns} warning{'s' * (warns != 1)})" if warns else ""
     lines.append(f"{fails} check{'s' * (fails != 1)} failed{tail}" if fails else f"all checks passed{tail}")
     return "\n".join(lines)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        rep, checks = bench(args.port, keys=args.keys, trigger=args.trigger, listen=args.listen,
-                            events=args.events, adapter=args.adapter)
-    except (BenchError, RemoteError) as e:
-        print(f"drawsense: {e}", file=sys.stderr)
-        return 2
-    ok = not any(c.status == "FAIL" for c in checks)
-    if args.json:
-        print(json.dumps({"port": args.port, "ok": ok, "checks": [c.as_dict() for c in checks], "report": rep}))
-    else:
-        print(format_table(args.port, checks))
-    return 0 if ok else 1
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "bench", help="check a board on the bench: self-test table, TEST burst, verified reception",
-        description="Run the firmware's self-test on the board through mpremote and show pass/fail: firmware "
-                    "version, board, sensor level, battery (a warning at 0 mV: divider not wired), key, "
-                    "counter file, free heap (> 20 KB), reset cause. --trigger sends a signed TEST burst "
-                    "(receivers never treat it as a draw); with --listen the burst must also be received and "
-                    "verified with the key store: by this computer's Bluetooth adapter, or for a virtual "
-                    "board from the events file of 'drawsense board serve --events FILE'. Exit status 0: "
-                    "all passed; 1: a check failed; 2: the bench could not run.",
-        epilog="examples:\n"
-               "  drawsense bench --port /dev/ttyACM0\n"
-               "  drawsense bench --port /dev/ttyACM0 --trigger --listen       (needs a BLE adapter)\n"
-               "  drawsense board serve --root vb --events ev.log &             (prints /dev/pts/N)\n"
-               "  drawsense bench --port /dev/pts/N --trigger --listen --events ev.log",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", help="the board's serial port, e.g. /dev/ttyACM0 (or the pty 'drawsense board serve' "
-                                  "printed)")
-    p.add_argument("--trigger", action="store_true", help=f"send a TEST burst ({TRIGGER_MS} ms) and check it went "
-                                                          f"out")
-    p.add_argument("--listen", action="store_true",
-                   help="with --trigger: check that the burst is received and verified (real radio via bleak, "
-                        "or --events)")
-    p.add_argument("--keys", type=Path, metavar="FILE",
-                   help=f"key store (default $DRAWSENSE_KEYS or {default_path()}); needed by --listen")
-    p.add_argument("--events", type=Path, metavar="FILE",
-                   help="virtual board: the file 'drawsense board serve --events FILE' writes (its simulated "
-                        "air), used by --listen instead of a radio")
-    p.add_argument("--adapter", help="Bluetooth adapter for --listen, e.g. hci0 (BlueZ)")
-    p.add_argument("--json", action="store_true", help="one JSON object: checks and the device's report")
-    p.set_defaults(func=cmd_bench)

@@ -64,10 +64,10 @@ import tty
 from pathlib import Path
 from typing import Callable
 
-from . import boards, paths
-from . import vboard
-from .vboard import ports
-from .argtypes import number
+from drawsense import boards, paths
+from drawsense.sim import vboard
+from drawsense.sim import ports
+from drawsense.cli.argtypes import number
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
@@ -892,45 +892,6 @@ def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | 
             signal.signal(sig, handler)
 
 
-def _heapsize(text: str) -> str:
-    """MicroPython's -X heapsize=: bytes, or a number with K or M (16K..64M)."""
-    import argparse
-    import re
-
-    m = re.fullmatch(r"(\d+)([KkMm]?)", text)
-    n = int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20}[m.group(2).lower()] if m else 0
-    if not 16 << 10 <= n <= 64 << 20:
-        raise argparse.ArgumentTypeError(f"give a heap size from 16K to 64M, e.g. 192K, not {text!r}")
-    return text
-
-
-def add_parser(board_sub) -> None:
-    """Add `serve` to the CLI's `drawsense board` sub-commands (board_sub is
-    that group's add_subparsers() object)."""
-    p = board_sub.add_parser(
-        "serve", help="serve a virtual board on a pty for mpremote",
-        description="Run the virtual board (MicroPython unix port + the strict hardware fakes) behind a pty "
-                    "that mpremote drives like a board on a serial port: its filesystem is DIR, main.py runs "
-                    "at boot, Ctrl-C interrupts, Ctrl-D soft-resets. Prints the /dev/pts/N path to connect to "
-                    "on its first line.",
-        epilog="example:\n  drawsense board serve --root ./vb &\n  mpremote connect /dev/pts/5 soft-reset exec "
-               "\"print(6*7)\"",
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=Path, metavar="DIR",
-                   help="host folder that is the board's filesystem (default: a new empty temporary folder)")
-    p.add_argument("--board", default="virtual", help="board definition (default virtual)")
-    p.add_argument("--heapsize", default="192K", type=_heapsize,
-                   help="MicroPython heap, e.g. 192K or 2M (default 192K, about an ESP32-C3's)")
-    p.add_argument("--days", type=number(0, 3650, above=True), default=10.0,
-                   help="length of the holstered timeline (default 10)")
-    p.add_argument("--events", type=Path, help="append the virtual board's @vb event lines to this file")
-    p.add_argument("--control", type=Path, metavar="FILE",
-                   help="the file 'drawsense board poke --control FILE' writes to move the sensor and set the "
-                        "battery while the board runs (default: one in a temporary folder)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log boots and resets on stderr")
-    p.set_defaults(func=cmd_serve)
-
-
 class PokeError(ValueError):
     """A one-line reason the control file cannot be poked."""
 
@@ -964,75 +925,3 @@ def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = N
         tmp.unlink(missing_ok=True)
         raise PokeError(f"{control}: cannot write it ({e.strerror or e})") from None
     return want
-
-
-def add_poke_parser(board_sub) -> None:
-    p = board_sub.add_parser(
-        "poke", help="move a served virtual board's sensor, or set its battery, while it runs",
-        description="Change what the virtual board of 'drawsense board serve --control FILE' senses: the "
-                    "holster sensor (in = holstered, out = drawn) and the cell's voltage at rest. The running "
-                    "firmware sees the change within 50 ms.",
-        epilog="example:\n  drawsense board serve --root vb --control vb.ctl &\n"
-               "  drawsense board poke --control vb.ctl --sensor out      (a draw)\n"
-               "  drawsense board poke --control vb.ctl --battery 2450",
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("--control", type=Path, required=True, metavar="FILE", help="the served board's control file")
-    p.add_argument("--sensor", choices=("in", "out"), help="in: holstered; out: drawn")
-    p.add_argument("--battery", type=int, metavar="MV", help="the cell's voltage at rest, mV")
-    p.set_defaults(func=cmd_poke)
-
-
-def cmd_poke(args) -> int:
-    if args.sensor is None and args.battery is None:
-        print("drawsense board poke: say what to change: --sensor in|out and/or --battery MV", file=sys.stderr)
-        return 2
-    if args.battery is not None and not 1000 <= args.battery <= 4500:
-        print(f"drawsense board poke: --battery {args.battery}: give the cell's voltage in mV (1000-4500)",
-              file=sys.stderr)
-        return 2
-    if not args.control.exists():
-        print(f"drawsense board poke: {args.control}: no such control file (give the path "
-              f"'drawsense board serve --control' was given, while it runs)", file=sys.stderr)
-        return 2
-    try:
-        print(json.dumps(poke(args.control, sensor=args.sensor, battery_mv=args.battery)))
-    except PokeError as e:
-        print(f"drawsense board poke: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def cmd_serve(args) -> int:
-    log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.verbose else None
-
-    def ready(path: str) -> None:
-        print(path, flush=True)
-        if sys.stderr.isatty():
-            print(f"mpremote connect {path}   (Ctrl-C here stops the board)", file=sys.stderr, flush=True)
-
-    if args.root is None:
-        import tempfile
-
-        args.root = Path(tempfile.mkdtemp(prefix="drawsense-board-"))
-        print(f"drawsense board serve: the board's filesystem is {args.root}", file=sys.stderr, flush=True)
-    try:
-        serve(args.root, args.board, ready=ready, heapsize=args.heapsize, days=args.days, events=args.events,
-              control=args.control,
-              log=log)
-    except (NotADirectoryError, boards.BoardError, paths.RuntimeMissing, PokeError) as e:
-        print(f"drawsense board serve: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="drawsense board")
-    add_parser(p.add_subparsers(dest="board_cmd", required=True))
-    args = p.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,9 +18,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import boards, cell, vboard
-from .argtypes import number
-from .scenario import Scenario
+from drawsense import boards
+from drawsense.model import cell
+from drawsense.sim import vboard
+from drawsense.cli.argtypes import number
+from drawsense.sim.scenario import Scenario
 
 try:
     import tomllib
@@ -218,125 +220,3 @@ def plot(result: dict, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-_last_bar: list = [None]
-
-
-def _bar(label: str, t: float, total: float) -> None:
-    width = 30
-    done = int(width * min(t / total, 1.0)) if total else width
-    key = (label, round(t / 8_640_000))  # redraw every 0.1 day at most
-    if key == _last_bar[0] and t < total:
-        return
-    _last_bar[0] = key
-    print(f"\rsimulating ({label}): [{'#' * done}{'.' * (width - done)}] {t / 86_400_000:5.2f} of "
-          f"{total / 86_400_000:g} days", end="", file=sys.stderr, flush=True)
-    if t >= total:
-        print(file=sys.stderr)
-
-
-MAX_DRAWN_H = 8  # gun-out hours one `drawsense power` run may simulate (~25 s of wall time)
-
-
-def cmd_power(args) -> int:
-    import json
-    from pathlib import Path
-
-    if args.draws_per_day * args.drawn_s > 86400:
-        print(f"drawsense: --draws-per-day {args.draws_per_day:g} x --drawn-s {args.drawn_s:g} is more than a day "
-              f"out of the holster", file=sys.stderr)
-        return 2
-    drawn_h = args.days * args.draws_per_day * args.drawn_s / 3600
-    if drawn_h > MAX_DRAWN_H:
-        # awake time is what the simulator spends its wall time on (~2-3 s a drawn hour)
-        print(f"drawsense: this run would simulate {drawn_h:.1f} h with the gun out (--days x --draws-per-day x "
-              f"--drawn-s); at most {MAX_DRAWN_H:g} h: the model scales a few days to the cell's life, so give "
-              f"fewer --days", file=sys.stderr)
-        return 2
-    if args.plot:
-        where = Path(args.plot).parent
-        if not where.is_dir() or Path(args.plot).is_dir():
-            print(f"drawsense: --plot {args.plot}: give a file in an existing folder, e.g. life.png",
-                  file=sys.stderr)
-            return 2
-    try:
-        res = model(args.board, args.cell, args.draws_per_day, days=args.days, drawn_s=args.drawn_s,
-                    progress=None if args.json or not sys.stderr.isatty() and not args.progress else _bar)
-    except (ProfileError, boards.BoardError) as e:
-        print(f"drawsense: {e}", file=sys.stderr)
-        return 2
-    except vboard.FirmwareCrash as e:
-        print(e.detail, file=sys.stderr)
-        print(f"drawsense: {e}", file=sys.stderr)
-        return 1
-    except subprocess.TimeoutExpired as e:
-        print(f"drawsense: the simulation did not finish within {e.timeout:g} s of wall time (fewer --days?)",
-              file=sys.stderr)
-        return 1
-    if args.plot:
-        try:
-            plot(res, args.plot)
-        except ImportError:
-            print("drawsense: --plot needs matplotlib: pip install 'drawsense[plot]'", file=sys.stderr)
-            return 2
-        except (OSError, ValueError) as e:  # not writable; a suffix matplotlib has no writer for
-            print(f"drawsense: --plot {args.plot}: cannot write it ({e})", file=sys.stderr)
-            return 2
-    horizon = args.years
-    out = {k: v for k, v in res.items() if not k.startswith("_")}
-    if horizon is not None:
-        out["lasts_horizon"] = res["life_years"] >= horizon
-    if args.json:
-        print(json.dumps(out))
-        return 0
-    print(f"{res['board']} on a {res['cell']}, {res['draws_per_day']:g} draws a day (each {res['drawn_s']:g} s "
-          f"out), heartbeat {res['heartbeats_per_day']:g}/day; {res['days_simulated']:g} simulated days")
-    print(f"  average current      {res['avg_current_ua']:10.2f} uA   (asleep {res['asleep_pct']:.3f} % "
-          f"of the time)")
-    print(f"  charge per day       {res['charge_per_day_mc']:10.3f} mC  ({res['charge_per_day_mc'] / 3600:.4f} mAh)")
-    if res["charge_per_draw_mc"] is not None:
-        print(f"  charge per draw      {res['charge_per_draw_mc']:10.3f} mC")
-    if res["charge_per_heartbeat_mc"] is not None:
-        print(f"  charge per heartbeat {res['charge_per_heartbeat_mc']:10.3f} mC")
-    print("  where it goes:")
-    for k, v in sorted(res["breakdown_pct"].items(), key=lambda kv: -kv[1]):
-        print(f"    {k:<32} {v:5.1f} %")
-    print(f"  life                 {res['life_years']:10.2f} years, ended by {res['end_reason']} "
-          f"(cell under {res['peak_cell_ma']} mA below {res['min_cell_v']} V)"
-          if res["end_reason"] == "brownout" else
-          f"  life                 {res['life_years']:10.2f} years, ended by capacity")
-    if horizon is not None:
-        print(f"  goal {horizon:g} years: {'met' if res['life_years'] >= horizon else 'NOT met'}")
-    if args.plot:
-        print(f"  plot: {args.plot}")
-    print(f"  (figures and their sources: boards/{res['board']}/power.toml)")
-    return 0
-
-
-def add_parser(sub) -> None:
-    import argparse
-
-    p = sub.add_parser(
-        "power", help="battery life from the firmware's simulated timeline",
-        description="Run the firmware on the virtual board over simulated days, price its awake / radio / "
-                    "sleep time with the board's power profile (every figure sourced, boards/NAME/power.toml), "
-                    "and model the coin cell: life ends where the cell's voltage under the device's load "
-                    "falls below what its supply needs.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--board", default="esp32c3", help="board (default esp32c3)")
-    p.add_argument("--cell", default="CR2032", type=str.upper, choices=sorted(cell.CELLS),
-                   help="coin cell (default CR2032)")
-    p.add_argument("--draws-per-day", type=number(0, 1000), default=10.0, metavar="N",
-                   help="draws a day (default 10)")
-    p.add_argument("--drawn-s", type=number(0.1, 3600), default=60.0, metavar="S",
-                   help="how long each draw stays out, seconds (default 60: reminders run meanwhile)")
-    p.add_argument("--days", type=number(0, 60, above=True), default=2.0, metavar="D",
-                   help="days to simulate (default 2)")
-    p.add_argument("--years", type=number(0, 100, above=True), metavar="Y",
-                   help="a goal: say whether the life reaches Y years")
-    p.add_argument("--json", action="store_true", help="one JSON object")
-    p.add_argument("--plot", metavar="FILE.png", help="plot the cell's resting and loaded voltage over its life")
-    p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
-    p.set_defaults(func=cmd_power)
-

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import IO
 
-from .vboard import SimResult
+from drawsense.sim.vboard import SimResult
 
 # A run of pin edges closer together than this is shown as one line (bounce).
 _BOUNCE_GAP_MS = 20.0

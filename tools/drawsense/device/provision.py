@@ -62,9 +62,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import remote
-from .keystore import _NAME, KeyStore, KeyStoreError, default_path
-from .remote import RemoteError
+from drawsense.device import remote
+from drawsense.keystore import _NAME, KeyStore, KeyStoreError, default_path
+from drawsense.device.remote import RemoteError
 
 KEY_FILE = "ds_key.bin"
 CTR_FILE = "ds_ctr.bin"
@@ -294,46 +294,3 @@ def provision(port: str, name: str, keys: Path | None = None, *, force: bool = F
     finally:
         if store is not None:
             store.close()
-
-
-def cmd_provision(args: argparse.Namespace) -> int:
-    try:
-        r = provision(args.port, args.name, args.keys, force=args.force)
-    except (ProvisionError, RemoteError) as e:
-        print(f"drawsense: {e}", file=sys.stderr)
-        return 2
-    for w in r["warnings"]:
-        print(f"drawsense: warning: {w}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(r))
-    else:
-        verb = "re-keyed" if r["rekeyed"] else "provisioned"
-        print(f"{verb} {r['name']}: device id {r['device_id']} on {r['port']}, counter from 0; "
-              f"registered in {r['keys']}")
-        print("reset the board (or power-cycle it) to start sending under the new key")
-    return 0
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "provision", help="give a device its secret key and register it in the key store",
-        description="Create a device's 256-bit secret and 8-byte id on this computer, write them to the board "
-                    "(ds_key.bin, and ds_ctr.bin with the counter at 0) with mpremote, check them by hash, and "
-                    "add the device to the key store. The secret is never printed or put on a command line. "
-                    "Refuses to replace a device's identity, or a name already in the store, without --force. "
-                    "If the key store cannot be written the device is put back as it was.",
-        epilog="examples:\n"
-               "  drawsense provision --port /dev/ttyACM0 --name holster-1\n"
-               "  drawsense provision --port /dev/ttyACM0 --name holster-1 --force   (re-key: new secret)\n"
-               "  drawsense provision --port /dev/pts/5 --name vb --keys k.db        (a served virtual board)",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", help="the board's serial port, e.g. /dev/ttyACM0 (or the pty 'drawsense board serve' "
-                                  "printed)")
-    p.add_argument("--name", required=True, help="the device's name in the key store")
-    p.add_argument("--keys", type=Path, metavar="FILE",
-                   help=f"key store (default $DRAWSENSE_KEYS or {default_path()}; created if missing)")
-    p.add_argument("--force", action="store_true",
-                   help="re-key a device that already has an identity, or a name already in the store "
-                        "(new secret, counter and replay floor start over)")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.set_defaults(func=cmd_provision)

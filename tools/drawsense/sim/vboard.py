@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import boards, paths, protocol
-from . import ports
+from drawsense import boards, paths, protocol
+from drawsense.sim import ports
 
 _MASK = 0x3FFFFFFF
 _HALF = 1 << 29
@@ -102,7 +102,7 @@ def run(
     counter_start: int = 0,
     progress=None,
 ) -> SimResult:
-    """Run `scenario` (a drawsense.scenario.Scenario) on the named board.
+    """Run `scenario` (a drawsense.sim.scenario.Scenario) on the named board.
 
     The board's ticks_ms wraps around (2**30) `wrap_after_ms` into the run,
     so every scenario also checks the firmware's tick arithmetic. `heapsize`
@@ -120,7 +120,7 @@ def run(
     wait never returns). `counter_start` is the counter's first mark, as
     provisioning writes it (0; near 2**32 to see it run out). `progress(t_ms, total_ms)` is called
     as virtual time passes (for long runs)."""
-    from ..scenario import timeline_json
+    from drawsense.sim.scenario import timeline_json
 
     board = boards.load(board_name)
     fw = Path(firmware_dir) if firmware_dir else paths.FIRMWARE

@@ -68,7 +68,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from . import boards, paths
+from drawsense import boards, paths
 
 MARKER = ".drawsense-installed"
 # Python version mypy checks the firmware as: MicroPython's syntax is closest

@@ -17,10 +17,10 @@ from typing import Callable
 
 from bleak.exc import BleakError
 
-from . import air as airmod
-from . import protocol
-from .keystore import KeyStore, KeyStoreError
-from .receiver import Receiver
+from drawsense.receive import air as airmod
+from drawsense import protocol
+from drawsense.keystore import KeyStore, KeyStoreError
+from drawsense.receive.receiver import Receiver
 
 
 def _clean(value: object) -> str:

@@ -87,7 +87,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-from . import paths
+from drawsense import paths
 
 DEFAULT = "draw"
 STATES = ("holstered", "drawn", "chatter")

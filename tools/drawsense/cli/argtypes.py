@@ -49,3 +49,16 @@ def fault(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"give KIND@MS with KIND one of {', '.join(FAULTS)} and MS >= 0 "
                                          f"(e.g. radio@1000), not {text!r}")
     return kind, ms
+
+
+def heapsize(text: str) -> str:
+    """MicroPython's -X heapsize= (bytes, or a number with K or M), 16K..64M."""
+    from drawsense.sim.vboard import heap_bytes
+
+    try:
+        n = heap_bytes(text)
+    except ValueError:
+        n = 0
+    if not 16 << 10 <= n <= 64 << 20:
+        raise argparse.ArgumentTypeError(f"give a heap size from 16K to 64M, e.g. 192K, not {text!r}")
+    return text

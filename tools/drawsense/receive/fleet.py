@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import cell as cellmod
-from .argtypes import number
-from .keystore import KeyStore, KeyStoreError, Reading, default_path
+from drawsense.model import cell as cellmod
+from drawsense.cli.argtypes import number
+from drawsense.keystore import KeyStore, KeyStoreError, Reading, default_path
 
 DAY = 86400.0
 TREND_WINDOW_DAYS = 30.0   # least squares over the last 30 days of readings
@@ -120,7 +120,7 @@ def ago(seconds: float | None) -> str:
     return f"{int(seconds // DAY)} d ago"
 
 
-def _json(s: DeviceStatus) -> dict:
+def as_json(s: DeviceStatus) -> dict:
     d = asdict(s)
     d = {"name": d.pop("name"), "id": d.pop("id_hex"), **d}   # "id" as in 'drawsense keys list --json'
     if d["trend_mv_per_day"] is not None:
@@ -129,59 +129,3 @@ def _json(s: DeviceStatus) -> dict:
         d["days_left"] = round(d["days_left"], 1)
     d["flags"] = s.flags
     return d
-
-
-def cmd_fleet(args: argparse.Namespace) -> int:
-    path = args.keys or default_path()
-    now = time.time() if getattr(args, "now", None) is None else args.now
-    try:
-        store = KeyStore(path, create=False)
-        try:
-            rows = status(store, now=now, heartbeat_h=args.heartbeat_h, cell=args.cell, low_mv=args.low_mv)
-        finally:
-            store.close()
-    except KeyStoreError as e:
-        print(f"drawsense: {e}", file=sys.stderr)
-        return 2
-    except sqlite3.DatabaseError as e:  # damaged after a successful open
-        print(f"drawsense: {path}: cannot read the key store ({e})", file=sys.stderr)
-        return 2
-    if args.json:
-        for s in rows:
-            print(json.dumps(_json(s)))
-        return 0
-    if not rows:
-        print(f"no devices in {path}")
-        return 0
-    print(f"{'name':<20} {'last seen':>12} {'battery':>8} {'%':>4} {'mV/day':>7} {'days left':>9}  flags")
-    for s in rows:
-        seen = ago(None if s.last_seen is None else now - s.last_seen)
-        mv = "-" if s.battery_mv is None else f"{s.battery_mv} mV"
-        pct = "-" if s.percent is None else f"{s.percent:.0f}"
-        tr = "-" if s.trend_mv_per_day is None else f"{s.trend_mv_per_day:+.1f}"
-        left = "-" if s.days_left is None else f"{s.days_left:.0f}"
-        print(f"{s.name:<20} {seen:>12} {mv:>8} {pct:>4} {tr:>7} {left:>9}  {' '.join(s.flags)}".rstrip())
-    return 0
-
-
-def add_parser(subparsers) -> None:
-    f = subparsers.add_parser(
-        "fleet", help="battery and last-heard status of every device in the key store",
-        description="Every device in the key store: when it was last heard, its battery (mV, state of "
-                    "charge on the chosen cell's curve, trend over the last 30 days by least squares, days "
-                    "until the low threshold at that trend) and flags: LOW (the device says so, or below "
-                    "--low-mv) and SILENT (not heard for more than two heartbeat periods, or never).",
-        epilog="examples:\n  drawsense fleet\n  drawsense fleet --cell CR2450 --json | jq 'select(.low)'",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    f.add_argument("--keys", metavar="FILE", type=Path, help=f"key store (default: {default_path()})")
-    f.add_argument("--json", action="store_true", help="one JSON object per device")
-    f.add_argument("--cell", default="CR2032", choices=sorted(cellmod.CELLS),
-                   help="the devices' coin cell, for the state of charge (default: CR2032)")
-    f.add_argument("--heartbeat-h", metavar="H", type=number(0, 10_000, above=True), default=6.0,
-                   help="the devices' heartbeat period in hours; SILENT after two missed (default: 6)")
-    f.add_argument("--low-mv", metavar="MV", type=number(0, 5000), default=2500,
-                   help="battery low threshold in mV (default: 2500)")
-    f.add_argument("--now", metavar="T", type=number(0, 1e11), default=None,
-                   help="the time to judge from, Unix seconds (default: now; e.g. the end of simulated "
-                        "air, which 'drawsense listen --air' plays from the moment it starts)")
-    f.set_defaults(func=cmd_fleet)

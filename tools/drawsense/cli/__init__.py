@@ -1,0 +1,87 @@
+"""The drawsense command line: one verb table, one module per verb.
+
+Each verb is a module here with HELP, DESCRIPTION (and EPILOG, FORMATTER
+where it has them), ``add_arguments(parser)`` and ``run(args) -> exit status``;
+it imports what does the work (sim/, receive/, device/, model/) only when it
+runs, so ``--help`` stays quick. Errors: common.fail (one line, non-zero).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from drawsense import __version__
+from drawsense.cli import bench, board, boards, deploy, fleet, keys, listen, power, provision, sim
+
+_EPILOG = """\
+examples:
+  drawsense sim                          the default scenario (a draw) on the virtual board
+  drawsense sim --board esp32c3          the same on the ESP32-C3, waking from deep sleep
+  drawsense sim vibration                running with the gun holstered: no draw expected
+  drawsense sim capture.csv --vcd out.vcd   a logic-analyzer capture; waveforms for GTKWave/PulseView
+  drawsense sim --json | jq 'select(.type=="adv")'
+  drawsense sim --keys k.db --json | drawsense listen --air - --keys k.db
+  drawsense power --board esp32c3 --cell CR2477 --plot life.png
+  drawsense board serve --root ./vb          then: mpremote connect <printed pty> ...
+  drawsense boards
+"""
+
+
+# The verbs, in the order --help lists them (mpremote's _COMMANDS is the model).
+COMMANDS = {
+    "sim": sim,              # pin -> firmware -> radio, on the virtual board
+    "listen": listen,        # air -> verify -> event -> action
+    "keys": keys,            # the receiver's key store
+    "power": power,          # battery life from the simulated timeline
+    "fleet": fleet,          # every device's battery, as the receiver heard it
+    "deploy": deploy,        # firmware onto a board
+    "provision": provision,  # a device's key onto a board and into the store
+    "bench": bench,          # a board's self-test and a verified TEST burst
+    "board": board,          # a virtual board on a pty (serve) and its sensor (poke)
+    "boards": boards,        # the board definitions
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="drawsense",
+        description="Holster draw sensor tools: run the MicroPython firmware on a virtual board, receive "
+                    "and verify its signed adverts, manage the keys, model the battery, watch a fleet, and "
+                    "drive boards (real, or virtual on a pty) with mpremote.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"drawsense {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    for name, verb in COMMANDS.items():
+        v = sub.add_parser(name, help=verb.HELP, description=verb.DESCRIPTION, epilog=getattr(verb, "EPILOG", None),
+                           formatter_class=getattr(verb, "FORMATTER", argparse.RawDescriptionHelpFormatter))
+        verb.add_arguments(v)
+        v.set_defaults(func=verb.run)
+    return p
+
+
+def _terminated(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    # SIGTERM (timeout, a supervisor) unwinds like Ctrl-C, so temporary
+    # folders (a simulated device's flash and key) are removed on the way out
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (drawsense sim --json | head -1): nothing to
+        # report. Point stdout at /dev/null so the interpreter's own flush at
+        # exit does not fail again (the Python docs' recipe for SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+

@@ -1,0 +1,44 @@
+"""drawsense boards: the board definitions under boards/ (drawsense.boards)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from drawsense import boards, paths
+from drawsense.sim import ports
+
+HELP = "list the supported boards"
+DESCRIPTION = "List the board definitions under boards/ (pins, polarity, wake, radio)."
+FORMATTER = argparse.HelpFormatter
+
+
+def add_arguments(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--json", action="store_true", help="one JSON object per board")
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = []
+    for name in boards.names():
+        b = boards.load(name)
+        rows.append({
+            "name": name, "title": b.title, "port": b["PORT"], "sensor_pin": b["SENSOR_PIN"],
+            "pull": b["SENSOR_PULL"], "holstered_level": b["HOLSTERED_LEVEL"], "wake": b["WAKE"],
+            "adv_min_interval_ms": b["ADV_MIN_INTERVAL_US"] / 1000, "mpy_arch": b["MPY_ARCH"],
+            "sensor": b["SENSOR_PART"], "sensor_sample_ms": b["SENSOR_SAMPLE_MS"],
+        })
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    print(f"{'board':<9} {'port':<8} {'pin':>3} {'pull':<5} {'holstered':>9} {'wake':<5} {'adv min':>8}  description")
+    for r in rows:
+        print(f"{r['name']:<9} {r['port']:<8} {r['sensor_pin']:>3} {r['pull']:<5} {r['holstered_level']:>9} "
+              f"{r['wake']:<5} {r['adv_min_interval_ms']:>6g}ms  {r['title']}")
+    print()
+    for r in rows:
+        sample = f", samples every {r['sensor_sample_ms']} ms" if r["sensor_sample_ms"] else ""
+        print(f"{r['name']:<9} sensor: {r['sensor']}{sample}")
+    print(f"\n(board definitions: {paths.BOARDS}/<name>/board.py; what each port accepts: "
+          f"{ports.DIR}/<port>.toml)")
+    return 0
