@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 
-import pytest
 
 from drawsense import protocol
 from drawsense.keystore import KeyStore, KeyStoreError

@@ -12,15 +12,13 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from drawsense import boards, paths
 from drawsense.sim import scenario, timeline, vboard
-from drawsense.sim.scenario import Scenario
 
-from conftest import FIRMWARE, TEST_SECRET
+from conftest import TEST_SECRET
 from served import ServedBoard
 from vbhelp import quiet, reports, run_main
 

@@ -15,17 +15,21 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.exceptions import InvalidTag
 
+from drawsense import firmware
+
 COMPANY = 0xFFFF
 VERSION = 1
 SECRET_LEN = 32
 MFR_LEN = 21  # manufacturer payload after the company ID
 ADV_LEN = 25
 TAG_LEN = 8
-EPOCH_SHIFT = 4
+# counter >> EPOCH_SHIFT is a burst's epoch (its hint rotates with it): the
+# firmware's counter.EPOCH_BITS, read from it rather than restated
+EPOCH_SHIFT = firmware.module("counter").EPOCH_BITS
 # The last counter value a device sends (0xFFFFFFFF never: its firmware stops
 # there and must be re-keyed), and the last epoch (counter >> EPOCH_SHIFT).
 LAST_COUNTER = 0xFFFFFFFE
-LAST_EPOCH = 0x0FFFFFFF
+LAST_EPOCH = LAST_COUNTER >> EPOCH_SHIFT
 
 EVENTS = {1: "draw", 2: "holster", 3: "reminder", 4: "heartbeat", 5: "fault", 6: "boot", 7: "test"}
 EVENT_CODES = {v: k for k, v in EVENTS.items()}

@@ -19,16 +19,15 @@ drawsense firmware on the device).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from drawsense.device import remote
+from drawsense.sim import ports
 from drawsense.keystore import KeyStore, KeyStoreError, default_path
 from drawsense.device.remote import RemoteError
 
@@ -36,7 +35,6 @@ MIN_HEAP = 20 * 1024
 TRIGGER_MS = 1000
 SCAN_LEAD_S = 1.0  # the scanner runs this long before the trigger
 SCAN_S = 4.0  # whole scan on a real radio (lead + burst + margin)
-RESET_CAUSES = {1: "power-on", 2: "hard reset", 3: "watchdog", 4: "deep-sleep wake", 5: "soft reset"}
 
 _REPORT_CODE = """\
 try:
@@ -146,7 +144,7 @@ def report_checks(rep: dict, store: KeyStore | None) -> list[Check]:
                         f"{heap // 1024 if isinstance(heap, int) else '?'} KB (needs > {MIN_HEAP // 1024} KB)"))
     cause = rep.get("reset_cause")
     checks.append(Check("reset cause", "PASS" if cause is not None else "FAIL",
-                        f"{cause} ({RESET_CAUSES.get(cause, 'unknown')})" if cause is not None else "not reported"))
+                        f"{cause} ({ports.reset_causes().get(cause, 'unknown')})" if cause is not None else "not reported"))
     return checks
 
 

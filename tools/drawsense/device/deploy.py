@@ -40,11 +40,9 @@ Files of modules that no longer exist in firmware/ are left on the device.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path

@@ -50,15 +50,12 @@ accepted under a wrong key).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import secrets
 import shutil
 import sqlite3
 import struct
-import sys
 import tempfile
 from pathlib import Path
 

@@ -14,14 +14,11 @@ mAh run out.
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from dataclasses import dataclass
 
 from drawsense import boards
 from drawsense.model import cell
 from drawsense.sim import vboard
-from drawsense.cli.argtypes import number
 from drawsense.sim.scenario import Scenario
 
 try:

@@ -12,18 +12,11 @@ radio or virtual seconds from simulated air; `now` must be on the same clock.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sqlite3
-import sys
-import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Sequence
 
 from drawsense.model import cell as cellmod
-from drawsense.cli.argtypes import number
-from drawsense.keystore import KeyStore, KeyStoreError, Reading, default_path
+from drawsense.keystore import KeyStore, Reading
 
 DAY = 86400.0
 TREND_WINDOW_DAYS = 30.0   # least squares over the last 30 days of readings

@@ -107,6 +107,32 @@ def load(port: str) -> Contract:
     return Contract(str(data.get("port", port)), commit, entries, behaviour)
 
 
+# machine.reset_cause() values in words, as the bench and the simulator print
+# them; the values are each port's machine.*_RESET constants (their entries
+# above cite the C). esp32 has all five; rp2 only PWRON_RESET and WDT_RESET.
+_RESET_WORDS = {"PWRON_RESET": "power-on", "HARD_RESET": "hard reset", "WDT_RESET": "watchdog",
+                "DEEPSLEEP_RESET": "deep-sleep wake", "SOFT_RESET": "soft reset"}
+
+
+def reset_causes(port: str = "esp32") -> dict[int, str]:
+    """reset_cause() value -> words, for the port's constants."""
+    c = load(port)
+    out = {}
+    for name, words in _RESET_WORDS.items():
+        e = c.entries.get(f"machine.{name}")
+        if e is not None and e.kind == "const":
+            out[int(e.value)] = words  # type: ignore[call-overload]
+    return out
+
+
+def reset_code(name: str, port: str = "esp32") -> int:
+    """The value of machine.<name> (e.g. "SOFT_RESET") on the port."""
+    e = load(port).entries[f"machine.{name}"]
+    if e.kind != "const":
+        raise ContractError(f"machine.{name} is {e.kind} on {port}")
+    return int(e.value)  # type: ignore[call-overload]
+
+
 # ------------------------------------------------------------ the firmware scan
 # Every hardware call in the firmware, checked against the contract of every
 # board's port that runs it. A call under `if ...PORT == "esp32":` (or !=, in,

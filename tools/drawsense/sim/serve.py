@@ -67,7 +67,6 @@ from typing import Callable
 from drawsense import boards, paths
 from drawsense.sim import vboard
 from drawsense.sim import ports
-from drawsense.cli.argtypes import number
 
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
@@ -79,8 +78,8 @@ _FRIENDLY_PROMPT = b">>> "
 _BACKLOG = 1 << 16  # bytes queued either way before the relay stops reading that side
 _DEAF_S = 1.0  # no byte taken by the client for this long with a full backlog: no one listens
 
-PWRON_RESET = 1
-SOFT_RESET = 5
+PWRON_RESET = ports.reset_code("PWRON_RESET")
+SOFT_RESET = ports.reset_code("SOFT_RESET")
 
 # Runs in the board's interpreter (micropython -i BOOT KIND CAUSE) before its
 # REPL, in __main__'s globals (which the REPL then uses): everything is kept

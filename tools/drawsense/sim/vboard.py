@@ -23,7 +23,7 @@ from drawsense.sim import ports
 
 _MASK = 0x3FFFFFFF
 _HALF = 1 << 29
-RESET_CAUSES = {1: "power-on", 2: "hard reset", 3: "watchdog", 4: "deep-sleep wake", 5: "soft reset"}
+RESET_CAUSES = ports.reset_causes()  # the full set (esp32's); rp2 uses two of them
 
 
 class FirmwareCrash(RuntimeError):
