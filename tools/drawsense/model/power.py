@@ -45,6 +45,14 @@ class Profile:
     def __getitem__(self, k):
         return self.values[k]
 
+    @property
+    def supply_factor(self) -> float:
+        """Charge from the cell per unit of charge the load draws: through a
+        boost converter, supply_v / (cell V x efficiency); else 1."""
+        if self["supply"] == "boost":
+            return self["supply_v"] / (NOMINAL_CELL_V * self["boost_efficiency"])
+        return 1.0
+
 
 def load_profile(board_name: str) -> Profile:
     b = boards.load(board_name)
@@ -127,9 +135,7 @@ def load_charge_uc(stats: dict, p: Profile) -> dict:
 def cell_charge_uc(load: dict, seconds: float, p: Profile) -> dict:
     """What the cell supplies: through the converter, plus its own and the
     divider's standing current."""
-    k = 1.0
-    if p["supply"] == "boost":
-        k = p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"])
+    k = p.supply_factor
     out = {name: q * k for name, q in load.items()}
     out["converter + divider"] = (p["boost_quiescent_ua"] + p["divider_ua"]) * seconds
     # the sensor itself (a Hall switch's own supply current; 0 for a reed),
@@ -141,8 +147,7 @@ def cell_charge_uc(load: dict, seconds: float, p: Profile) -> dict:
 def peak_cell_ma(p: Profile) -> float:
     """The sustained load the cell must hold its voltage under: the chip awake
     through a burst (the bulk capacitor takes the sub-ms TX peaks)."""
-    k = p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"]) if p["supply"] == "boost" else 1.0
-    return p["awake_ma"] * k
+    return p["awake_ma"] * p.supply_factor
 
 
 def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float = 2.0, drawn_s: float = 60.0,
@@ -164,9 +169,8 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
     base = per["no draws"]["total"]
     avg_ua = total / secs
     heartbeats = sum(1 for e in runs["no draws"].of("burst") if e["event"] == "heartbeat")
-    standing_uc = (p["deep_sleep_ua"] * (p["supply_v"] / (NOMINAL_CELL_V * p["boost_efficiency"])
-                                         if p["supply"] == "boost" else 1.0)
-                   + p["boost_quiescent_ua"] + p["divider_ua"] + p["sensor_ua"]) * secs
+    standing_uc = (p["deep_sleep_ua"] * p.supply_factor + p["boost_quiescent_ua"] + p["divider_ua"]
+                   + p["sensor_ua"]) * secs
     draws = sum(1 for e in runs["with draws"].of("state") if e["event"] == "draw")
     pulse = peak_cell_ma(p)
     life = cell.life(c, avg_ua, pulse, p["min_cell_v"])

@@ -1,1 +1,16 @@
-"""sim"""
+"""The sensor without a board: pin -> firmware -> radio, in virtual time.
+
+    scenario.py   the sensor line: built-in scenarios (scenarios/*.toml), your
+                  .toml, or a logic-analyser .csv capture -> timed edges
+    vboard.py     runs the unmodified firmware under MicroPython with the
+                  fakes in mp/ ahead of the built-ins, the line following the
+                  scenario; returns a read-only SimResult
+    mp/           the virtual board itself (MicroPython): strict fakes of
+                  machine, bluetooth, time, esp32 (_vb.py is their engine) and
+                  vboot.py, the power-on/reset loop around main.py
+    ports.py      what each port's C accepts (ports/<port>.toml, cited), which
+                  the fakes enforce and the firmware scan checks
+    events.py     the schema of what a run is made of (pin, state, burst, adv...)
+    timeline.py   a run as text, JSON lines or VCD, and its headline figures
+    serve.py      the same virtual board behind a pty, for unmodified mpremote
+"""

@@ -15,11 +15,14 @@ import struct
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from drawsense import boards, paths, protocol
 from drawsense.sim import ports
+from drawsense.sim.events import Event, make
 
 _MASK = 0x3FFFFFFF
 _HALF = 1 << 29
@@ -34,22 +37,25 @@ class FirmwareCrash(RuntimeError):
         self.detail = detail
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimResult:
+    """A finished run: read-only, so one run can be shared by every reader
+    (the tests cache runs). events: sim.events, in time order."""
+
     scenario: str
     board: str
-    events: list[dict]
-    stats: dict
+    events: tuple[Event, ...]
+    stats: Mapping[str, Any]
     wall_s: float
-    console: list[str] = field(default_factory=list)
+    console: tuple[str, ...] = ()
 
-    def of(self, kind: str) -> list[dict]:
+    def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e["type"] == kind]
 
     def states(self) -> list[str]:
         return [e["state"] for e in self.of("state")]
 
-    def adverts(self) -> list[dict]:
+    def adverts(self) -> list[Event]:
         return self.of("adv")
 
     @property
@@ -171,7 +177,7 @@ def run(
         detail = (stderr or "") + "\n".join(console[-20:])
         what = crash[0]["error"] if crash else f"micropython exited with status {rc}"
         raise FirmwareCrash(f"firmware failed on the virtual board: {what}", detail.strip())
-    return SimResult(scenario.name, board_name, events, stats, wall, console)
+    return SimResult(scenario.name, board_name, tuple(events), MappingProxyType(stats), wall, tuple(console))
 
 
 def _stream(cmd, env, cwd, progress, total_ms) -> tuple[str, str, int]:
@@ -191,9 +197,10 @@ def _stream(cmd, env, cwd, progress, total_ms) -> tuple[str, str, int]:
     return "".join(lines), err, rc
 
 
-def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[dict], dict, list[str]]:
-    """Merge virtual-board and firmware lines into ordered events with t_ms."""
-    events: list[dict] = []
+def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[Event], dict, list[str]]:
+    """Merge virtual-board and firmware lines into ordered events with t_ms
+    (sim.events; an event outside its schema raises events.SchemaError)."""
+    events: list[Event] = []
     console: list[str] = []
     stats: dict = {}
     last_us = 0
@@ -219,7 +226,7 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
                               battery_mv=f.battery_mv, battery_low=f.battery_low, brownout=f.brownout)
             elif kind == "end":
                 stats = {k: v for k, v in ev.items() if k not in ("type", "t_ms")}
-            events.append(ev)
+            events.append(make(ev))
         elif line.startswith("ds "):
             words = line.split()
             try:
@@ -232,10 +239,10 @@ def parse(stdout: str, known: protocol.KnownDevice | None = None) -> tuple[list[
             # Firmware code takes no virtual time, so a line printed in the
             # same millisecond as the last board event happened at that event.
             t_ms = last_us / 1000 if delta == 0 else float(last_us // 1000 + delta)
-            events.append(_firmware_event(t_ms, words[2:]))
+            events.append(make(_firmware_event(t_ms, words[2:])))
         else:
             console.append(line)
-            events.append({"t_ms": last_us / 1000, "type": "console", "text": line})
+            events.append(make({"t_ms": last_us / 1000, "type": "console", "text": line}))
     return events, stats, console
 
 
