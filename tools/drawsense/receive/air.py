@@ -25,19 +25,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
-import sys
-import threading
 import re
+import sys
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, Any, Callable, Literal, Optional, Union
 
 from bleak import BleakScanner
 from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
-from bleak.uuids import normalize_uuid_16, normalize_uuid_32
+
+from drawsense import protocol
+from drawsense.receive.adparse import parse_ad
+from drawsense.receive.lines import AirError, open_source
 
 __all__ = ["AirError", "SimulatedAirScanner", "parse_ad", "scan", "DEFAULT_RSSI"]
 
@@ -49,266 +50,6 @@ MAX_T_MS = 1e12  # ~30 years of virtual time: past that a t_ms is garbage
 # What an "adv" line's address may be: a Bluetooth device address.
 _ADDR = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 MAX_SEEN = 4096  # addresses the simulated-air scanner remembers (oldest go first)
-
-#: company id of drawsense adverts (0xFFFF: Bluetooth SIG id for tests, see firmware/advert.py);
-#: used for the BlueZ passive-scan pattern only.
-DRAWSENSE_COMPANY_ID = 0xFFFF
-
-
-class AirError(ValueError):
-    """Simulated air that cannot be read; ``str()`` is ``"<source>:<line>: <what>"``."""
-
-
-# ------------------------------------------------------------ AD parsing ----
-
-def _uuid128(le: bytes) -> str:
-    h = le[::-1].hex()
-    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
-
-
-def parse_ad(data: bytes) -> dict:
-    """Legacy advertising payload (AD structures ``[len][type][data...]``) to the
-    fields bleak puts in :class:`AdvertisementData`, plus ``flags``::
-
-        {"local_name": str|None, "manufacturer_data": {company: bytes},
-         "service_data": {uuid128: bytes}, "service_uuids": [uuid128, ...],
-         "tx_power": int|None, "flags": int|None}
-
-    A zero length byte ends the significant part (padding); a structure whose
-    length runs past the end stops parsing there, keeping what came before.
-    Never raises on malformed input.
-    """
-    data = bytes(data)
-    out: dict = {
-        "local_name": None,
-        "manufacturer_data": {},
-        "service_data": {},
-        "service_uuids": [],
-        "tx_power": None,
-        "flags": None,
-    }
-    short_name = None
-    i, n = 0, len(data)
-    while i < n:
-        length = data[i]
-        if length == 0 or i + 1 + length > n:
-            break
-        ad_type = data[i + 1]
-        v = data[i + 2:i + 1 + length]
-        i += 1 + length
-        if ad_type == AdvertisementDataType.FLAGS:
-            if v:
-                out["flags"] = v[0]
-        elif ad_type == AdvertisementDataType.COMPLETE_LOCAL_NAME:
-            out["local_name"] = v.decode("utf-8", "replace")
-        elif ad_type == AdvertisementDataType.SHORTENED_LOCAL_NAME:
-            short_name = v.decode("utf-8", "replace")
-        elif ad_type == AdvertisementDataType.TX_POWER_LEVEL:
-            if v:
-                out["tx_power"] = int.from_bytes(v[:1], "little", signed=True)
-        elif ad_type == AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA:
-            if len(v) >= 2:
-                out["manufacturer_data"][int.from_bytes(v[:2], "little")] = v[2:]
-        elif ad_type in (AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID16,
-                         AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID16):
-            for j in range(0, len(v) - 1, 2):
-                _add_uuid(out, normalize_uuid_16(int.from_bytes(v[j:j + 2], "little")))
-        elif ad_type in (AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID32,
-                         AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID32):
-            for j in range(0, len(v) - 3, 4):
-                _add_uuid(out, normalize_uuid_32(int.from_bytes(v[j:j + 4], "little")))
-        elif ad_type in (AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID128,
-                         AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID128):
-            for j in range(0, len(v) - 15, 16):
-                _add_uuid(out, _uuid128(v[j:j + 16]))
-        elif ad_type == AdvertisementDataType.SERVICE_DATA_UUID16:
-            if len(v) >= 2:
-                out["service_data"][normalize_uuid_16(int.from_bytes(v[:2], "little"))] = v[2:]
-        elif ad_type == AdvertisementDataType.SERVICE_DATA_UUID32:
-            if len(v) >= 4:
-                out["service_data"][normalize_uuid_32(int.from_bytes(v[:4], "little"))] = v[4:]
-        elif ad_type == AdvertisementDataType.SERVICE_DATA_UUID128:
-            if len(v) >= 16:
-                out["service_data"][_uuid128(v[:16])] = v[16:]
-    if out["local_name"] is None:
-        out["local_name"] = short_name
-    return out
-
-
-def _add_uuid(out: dict, uuid: str) -> None:
-    if uuid not in out["service_uuids"]:
-        out["service_uuids"].append(uuid)
-
-
-# ---------------------------------------------------------- line sources ----
-
-class _IterLines:
-    """In-memory lines (list, tuple, generator that never blocks)."""
-
-    def __init__(self, it: Iterable[Union[str, bytes]]):
-        self._it: Iterator[Union[str, bytes]] = iter(it)
-
-    async def next(self) -> Union[str, bytes, None]:
-        return next(self._it, None)
-
-    def close(self) -> None:
-        pass
-
-
-class _ThreadLines:
-    """Lines of a blocking file (a pipe, stdin, a file) read by a daemon thread
-    into a bounded queue: the first line is delivered as soon as it is written,
-    a huge stream never holds more than ``maxsize`` batches, and a read blocked
-    on a quiet pipe never holds up the event loop or interpreter exit (the
-    default executor would: asyncio.run waits for it).
-
-    A binary buffered file (``read1``) is read in chunks of whatever is
-    available, split into lines; anything else line by line (``readline``).
-    """
-
-    _EOF = object()
-    CHUNK = 1 << 16
-
-    def __init__(self, f: Any, *, close_file: bool, maxsize: int = 16):
-        self._f = f
-        self._close_file = close_file
-        self._q: queue.Queue = queue.Queue(maxsize)
-        self._closed = threading.Event()
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._wake: Optional[asyncio.Event] = None
-        self._waiting = False
-        self._thread: Optional[threading.Thread] = None
-        self._batch: list = []
-        self._pos = 0
-
-    def _start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, name="drawsense-air-reader", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            read1 = getattr(self._f, "read1", None)
-            if callable(read1):
-                tail = b""
-                while not self._closed.is_set():
-                    chunk = read1(self.CHUNK)
-                    if not chunk:
-                        break
-                    lines = (tail + chunk).split(b"\n")
-                    tail = lines.pop()
-                    if lines:
-                        self._put(lines)
-                if tail:
-                    self._put([tail])
-            else:
-                while not self._closed.is_set():
-                    line = self._f.readline()
-                    if not line:
-                        break
-                    self._put([line])
-            self._put(self._EOF)
-        except BaseException as e:  # handed to the consumer, raised there
-            self._put(e)
-        finally:
-            if self._close_file:
-                try:
-                    self._f.close()
-                except Exception:
-                    pass
-
-    def _put(self, item: Any) -> None:
-        while not self._closed.is_set():
-            try:
-                self._q.put(item, timeout=0.2)
-                break
-            except queue.Full:
-                continue
-        if self._waiting and self._loop is not None and self._wake is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._wake.set)
-            except RuntimeError:  # loop closed: nobody is listening any more
-                self._closed.set()
-
-    async def next(self) -> Union[str, bytes, None]:
-        if self._pos < len(self._batch):
-            self._pos += 1
-            return self._batch[self._pos - 1]
-        if self._thread is None:
-            self._start()
-        assert self._wake is not None
-        while True:
-            try:
-                item = self._q.get_nowait()
-            except queue.Empty:
-                self._wake.clear()
-                self._waiting = True  # before the re-check: see _put
-                try:
-                    if self._q.empty():
-                        await self._wake.wait()
-                finally:
-                    self._waiting = False
-                continue
-            if item is self._EOF:
-                self.close()
-                return None
-            if isinstance(item, BaseException):
-                self.close()
-                raise item
-            self._batch, self._pos = item, 1
-            return item[0]
-
-    def close(self) -> None:
-        self._closed.set()
-        if self._thread is None and self._close_file:
-            self._f.close()  # never started: the reader thread will not close it
-
-
-class _FdReader:
-    def __init__(self, fd: int):
-        self._fd = fd
-
-    def read1(self, n: int) -> bytes:
-        return os.read(self._fd, n)
-
-
-def _open_source(air: Any) -> tuple[Any, str]:
-    """(line source, name for messages)."""
-    if isinstance(air, (str, os.PathLike)):
-        if isinstance(air, str) and air == "-":
-            f = sys.stdin
-            if f is None:  # started with stdin closed (<&-)
-                raise AirError("--air -: standard input is closed; pipe 'drawsense sim --json' into it, "
-                               "or give a file")
-            name = getattr(f, "name", None) or "<stdin>"
-            try:
-                fd = f.fileno()
-            except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation too
-                fd = None
-            # the real stdin: read the file descriptor itself, so a reader
-            # blocked on a quiet pipe holds no lock of sys.stdin's (interpreter
-            # shutdown after Ctrl-C would abort on it); anything else: its
-            # binary layer if it has one, in chunks of whatever is there
-            src = _FdReader(fd) if fd is not None else getattr(f, "buffer", f)
-            return _ThreadLines(src, close_file=False), str(name)
-        path = os.fspath(air)
-        try:
-            f = open(path, "rb")
-        except OSError as e:
-            raise AirError(f"{path}: cannot read: {e.strerror or e}") from None
-        return _ThreadLines(f, close_file=True), str(path)
-    if hasattr(air, "readline"):
-        name = getattr(air, "name", None)
-        name = f"<fd {name}>" if isinstance(name, int) else (str(name) if name else "<air>")
-        return _ThreadLines(air, close_file=False), name
-    if isinstance(air, (bytes, bytearray)):
-        raise TypeError("air= takes a path, '-', a file object or an iterable of lines, not bytes")
-    try:
-        return _IterLines(air), "<air>"
-    except TypeError:
-        raise TypeError(f"air= takes a path, '-', a file object or an iterable of lines, "
-                        f"not {type(air).__name__}") from None
 
 
 # ----------------------------------------------------------- the backend ----
@@ -361,7 +102,7 @@ class SimulatedAirScanner(BaseBleakScanner):
         if scanning_mode not in ("active", "passive"):
             raise BleakError(f"invalid scanning_mode {scanning_mode!r}")
         self._scanning_mode = scanning_mode
-        self._source, self.source_name = _open_source(air)
+        self._source, self.source_name = open_source(air)
         self.done: Optional["asyncio.Future[int]"] = air_done
         self._duration_ms = None if air_duration is None else float(air_duration) * 1000.0
         self._t0: Optional[float] = None
@@ -503,7 +244,7 @@ def _real_attempts(adapter: Optional[str], platform: str = sys.platform) -> list
         from bleak.args.bluez import OrPattern
 
         pattern = OrPattern(0, AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA,
-                            DRAWSENSE_COMPANY_ID.to_bytes(2, "little"))
+                            protocol.COMPANY.to_bytes(2, "little"))
         attempts.append({"scanning_mode": "passive", "bluez": {**bluez, "or_patterns": [pattern]}})
     elif platform == "win32":
         attempts.append({"scanning_mode": "passive"})
