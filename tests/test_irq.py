@@ -14,12 +14,13 @@ from drawsense.sim import vboard
 
 import mpcompat
 from conftest import FIRMWARE
-from vbhelp import quiet, reports, run_main
+from vbhelp import quiet, run_main, said
 
 
 def test_edge_handler_allocates_nothing_under_heap_lock(tmp_path):
     run = run_main(tmp_path, """
         import machine, micropython, edges
+        from dstest import say
         log = edges.EdgeLog()
         pin = machine.Pin(3, machine.Pin.IN, machine.Pin.PULL_UP)
         irq = log.irq
@@ -29,9 +30,9 @@ def test_edge_handler_allocates_nothing_under_heap_lock(tmp_path):
             irq(pin)
             n += 1
         micropython.heap_unlock()
-        print("ds", 0, "handled", log.count, log.take()[0])
+        say("handled", log.count, log.take()[0])
     """, quiet(0.1), with_firmware=FIRMWARE)
-    assert reports(run, "handled")[0]["words"][1:] == ["5000", "5000"]
+    assert said(run, "handled") == [[5000, 5000]]
 
 
 def test_heap_lock_catches_an_allocating_hard_irq(tmp_path):
@@ -63,13 +64,14 @@ def test_firmware_arms_the_ports_own_irq_on_both_edges(tmp_path, board, hard):
     # the virtual board take a hard one. Both edges, in the port's own values.
     run = run_main(tmp_path, """
         import board, hw, _vb, machine
+        from dstest import say
         h = hw.Hardware(board)
         h.arm(lambda p: None)
         st = _vb.pin_state(board.SENSOR_PIN)
         both = machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING
-        print("ds", 0, "irq", st["hard"], st["trigger"] == both)
+        say("irq", st["hard"], st["trigger"] == both)
     """, quiet(0.5), board=board, with_firmware=FIRMWARE)
-    assert reports(run, "irq")[0]["words"][1:] == [str(hard), "True"]
+    assert said(run, "irq") == [[hard, True]]
 
 
 def test_edge_storm_is_counted_even_when_the_main_loop_is_late():

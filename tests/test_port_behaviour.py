@@ -20,7 +20,7 @@ from drawsense.sim import scenario, timeline, vboard
 
 from conftest import TEST_SECRET
 from served import ServedBoard
-from vbhelp import quiet, reports, run_main
+from vbhelp import quiet, run_main, said, said_at
 
 
 def crash_of(tmp_path, code, board, scen=None):
@@ -45,8 +45,8 @@ def test_rtc_takes_no_id(tmp_path, board):
 def test_ticks_add_refuses_half_the_period_either_way(tmp_path):
     # extmod/modtime.c time_ticks_add: OverflowError unless -2**29 < delta < 2**29
     assert "OverflowError" in crash_of(tmp_path, "import time\ntime.ticks_add(0, -2**29)", "virtual")
-    run = run_main(tmp_path, "import time\nprint('ds', 0, 'ok', time.ticks_add(0, -2**29 + 1))", quiet(0.1))
-    assert reports(run, "ok")
+    run = run_main(tmp_path, "import time\nfrom dstest import say\nsay('ok', time.ticks_add(0, -2**29 + 1))", quiet(0.1))
+    assert said(run, "ok") == [[(1 << 30) - (1 << 29) + 1]]
 
 
 @pytest.mark.parametrize("board", ["esp32c3", "picow"])
@@ -54,28 +54,30 @@ def test_ble_address_mode_needs_the_radio_up_and_stopping_never_fails(tmp_path, 
     assert "OSError" in crash_of(tmp_path, "import bluetooth\nbluetooth.BLE().config(addr_mode=1)", board)
     run = run_main(tmp_path, """
         import bluetooth
+        from dstest import say
         b = bluetooth.BLE()
         b.gap_advertise(None)          # extmod/modbluetooth.c: stops, whatever the state
         b.active(True)
         b.config(addr_mode=1); a = b.config('mac')[1]
         b.config(addr_mode=1); c = b.config('mac')[1]
-        print('ds', 0, 'addr', a != c)  # a new static random address on every call
+        say('addr', a != c)  # a new static random address on every call
     """, quiet(1), board=board)
-    assert reports(run, "addr")[0]["words"][1] == "True"
+    assert said(run, "addr") == [[True]]
 
 
 def test_calendar_functions_the_esp32_port_has(tmp_path):
     run = run_main(tmp_path, """
         import time, machine
+        from dstest import say
         t = time.time()
         lt = time.localtime(t)
         dt = machine.RTC().datetime()
-        print('ds', 0, 'cal', len(lt), time.mktime(lt) == t, time.gmtime(0)[:3] == (2000, 1, 1), len(dt), dt[0])
+        say('cal', len(lt), time.mktime(lt) == t, time.gmtime(0)[:3] == (2000, 1, 1), len(dt), dt[0])
         machine.RTC().datetime((2030, 6, 1, 0, 12, 0, 0, 0))
-        print('ds', 0, 'set', time.localtime()[:4])
+        say('set', time.localtime()[:4])
     """, quiet(0.5), board="esp32c3")
-    assert reports(run, "cal")[0]["words"][1:] == ["8", "True", "True", "8", "2025"]
-    assert reports(run, "set")[0]["words"][1:] == ["(2030,", "6,", "1,", "12)"]
+    assert said(run, "cal") == [[8, True, True, 8, 2025]]
+    assert said(run, "set") == [[[2030, 6, 1, 12]]]
 
 
 def test_rp2_light_sleep_has_a_ceiling(tmp_path):
@@ -85,9 +87,9 @@ def test_rp2_light_sleep_has_a_ceiling(tmp_path):
 
 def test_the_firmware_gets_the_heap_it_was_promised(tmp_path):
     # 192 KiB free when main.py starts: the fakes (C on a board) live beside it
-    run = run_main(tmp_path, "import gc\ngc.collect()\nprint('ds', 0, 'free', gc.mem_free())", quiet(0.1),
-                   board="esp32c3")
-    free = int(reports(run, "free")[0]["words"][1])
+    run = run_main(tmp_path, "import gc\ngc.collect()\nfree = gc.mem_free()\nfrom dstest import say\nsay('free', free)",
+                   quiet(0.1), board="esp32c3")
+    [[free]] = said(run, "free")
     assert 180 * 1024 < free <= 192 * 1024
 
 
@@ -98,13 +100,14 @@ def test_esp32_pin_irqs_are_soft(tmp_path):
     # (on rp2 with hard=True the same handler is a MemoryError: test_irq).
     run = run_main(tmp_path, """
         import machine, time
+        from dstest import say
         seen = []
         p = machine.Pin(3, machine.Pin.IN)
         p.irq(handler=lambda pin: seen.append((pin.value(), time.ticks_ms())))
         time.sleep_ms(3000)
-        print('ds', 0, 'seen', len(seen))
+        say('seen', len(seen))
     """, quiet(4, [1000, 2000]), board="esp32c3")
-    assert reports(run, "seen")[0]["words"][1] == "2"
+    assert said(run, "seen") == [[2]]
 
 
 def test_esp32_light_sleep_with_a_gpio_wake_leaves_an_interrupt_storm(tmp_path):
@@ -113,16 +116,17 @@ def test_esp32_light_sleep_with_a_gpio_wake_leaves_an_interrupt_storm(tmp_path):
     # level holds, the scheduler's 8 slots overflow and the rest are lost.
     run = run_main(tmp_path, """
         import machine, esp32
+        from dstest import say
         p = machine.Pin(3, machine.Pin.IN)
         p.irq(handler=lambda pin: None)
         esp32.wake_on_gpio((p,), esp32.WAKEUP_ANY_HIGH)
         machine.lightsleep(5000)
-        print('ds', 0, 'after')
+        say('after')
     """, quiet(3, [1000, 1500]), board="esp32c3")
     storms = run.of("irq_storm")
     assert len(storms) == 1 and run.stats["irqs_lost"] > 0 and run.of("irq_lost")
     # the main task got nothing done until the level went away (the magnet came back)
-    assert reports(run, "after")[0]["t_ms"] >= 1500
+    assert said_at(run, "after")[0] >= 1500
 
 
 def test_esp32_deep_sleep_wake_swaps_the_pull(tmp_path, monkeypatch):
@@ -160,10 +164,11 @@ def test_a_closed_reed_draws_through_its_pull_up(sim):
 def test_esp32_ticks_restart_at_every_boot_and_the_rtc_runs_on(tmp_path):
     run = run_main(tmp_path, """
         import machine, time
-        print('ds', time.ticks_ms(), 'clk', time.ticks_ms(), time.time_ns() // 1000000)
+        from dstest import say
+        say('clk', time.ticks_ms(), time.time_ns() // 1000000)
         machine.deepsleep(10000)
     """, quiet(25), board="esp32c3")
-    clk = [[int(w) for w in r["words"][1:]] for r in reports(run, "clk")]
+    clk = said(run, "clk")
     assert len(clk) == 3
     off = boards.load("esp32c3")["RTC_DRIFT_PPM"]
     t0 = clk[0][0]
@@ -184,12 +189,11 @@ def test_rp2_clock_starts_2021_at_every_boot_from_a_1970_epoch(tmp_path):
     # ports/rp2/main.c sets the RTC at boot; MICROPY_EPOCH_IS_1970
     run = run_main(tmp_path, """
         import time, machine
-        print('ds', 0, 'rp2', time.localtime()[:3], time.gmtime(0)[:3], time.ticks_ms() < 1073739824 + 1000)
+        from dstest import say
+        say('rp2', time.localtime()[:3], time.gmtime(0)[:3], time.ticks_ms() < 1073739824 + 1000)
         machine.deepsleep(2000)
     """, quiet(4.5), board="picow")
-    said = [" ".join(r["words"][1:]) for r in reports(run, "rp2")]
-    assert len(said) == 2 and len(set(said)) == 1
-    assert said[0] == "(2021, 1, 1) (1970, 1, 1) True"
+    assert said(run, "rp2") == [[[2021, 1, 1], [1970, 1, 1], True]] * 2  # the same at both boots
 
 
 def test_esp32_without_adc_calibration_boots_and_says_so(sim):
@@ -204,12 +208,13 @@ def test_esp32_without_adc_calibration_boots_and_says_so(sim):
 def test_pico_w_gp29_reads_nothing_once_the_radio_is_up(tmp_path, sim):
     run = run_main(tmp_path, """
         import machine, bluetooth
+        from dstest import say
         a = machine.ADC(29)
         before = a.read_u16()
         bluetooth.BLE().active(True)
-        print('ds', 0, 'vsys', before > 10000, a.read_u16() < 1000)
+        say('vsys', before > 10000, a.read_u16() < 1000)
     """, quiet(1), board="picow")
-    assert reports(run, "vsys")[0]["words"][1:] == ["True", "True"]
+    assert said(run, "vsys") == [[True, True]]
     # so the Pico W board reports no battery rather than a flat one
     adv = sim("draw", "picow").adverts()
     assert adv and {a["battery_mv"] for a in adv} == {None} and not any(a["battery_low"] for a in adv)

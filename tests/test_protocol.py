@@ -11,7 +11,7 @@ import pytest
 from drawsense import protocol
 from drawsense.sim import timeline
 from conftest import FIRMWARE, REPO, TEST_SECRET
-from vbhelp import quiet, reports, run_main
+from vbhelp import quiet, run_main, said
 
 DOC = (REPO / "docs" / "protocol.md").read_text()
 
@@ -39,11 +39,11 @@ def test_firmware_builds_the_documented_bytes_on_micropython(tmp_path):
     vecs = doc_vectors()
     codes = {"draw": 1, "holster": 2, "test": 7}
     calls = "\n".join(
-        f"print('ds', 0, 'vec', s.build({c}, {codes[e]}, {0xFFFFFFFF if sd is None else sd}, {mv}, {fl}).hex())"
+        f"say('vec', s.build({c}, {codes[e]}, {0xFFFFFFFF if sd is None else sd}, {mv}, {fl}).hex())"
         for c, e, sd, mv, fl, _ in vecs)
-    run = run_main(tmp_path, f"import advert\ns = advert.Signer(bytes(range(32)))\n{calls}\n", quiet(0.1),
-                   with_firmware=FIRMWARE)
-    assert [r["words"][1] for r in reports(run, "vec")] == [v[5].hex() for v in vecs]
+    run = run_main(tmp_path, f"import advert\nfrom dstest import say\ns = advert.Signer(bytes(range(32)))\n{calls}\n",
+                   quiet(0.1), with_firmware=FIRMWARE)
+    assert said(run, "vec") == [[v[5].hex()] for v in vecs]
 
 
 def test_firmware_refuses_to_sign_with_an_exhausted_counter(tmp_path):
@@ -51,15 +51,15 @@ def test_firmware_refuses_to_sign_with_an_exhausted_counter(tmp_path):
     # it would be 0xFFFFFFFF for every payload after it
     run = run_main(tmp_path, """
 import advert
+from dstest import say
 s = advert.Signer(bytes(range(32)))
 for c in (-1, 0xFFFFFFFF, 0xFFFFFFFE):
     try:
-        print('ds', 0, 'ctr', c, len(s.build(c, 1, 0, 3000, 0)))
+        say('ctr', c, len(s.build(c, 1, 0, 3000, 0)))
     except ValueError as e:
-        print('ds', 0, 'ctr', c, 'refused')
+        say('ctr', c, 'refused')
 """, quiet(0.1), with_firmware=FIRMWARE)
-    assert [r["words"][1:] for r in reports(run, "ctr")] == \
-        [["-1", "refused"], [str(0xFFFFFFFF), "refused"], [str(0xFFFFFFFE), "25"]]
+    assert said(run, "ctr") == [[-1, "refused"], [0xFFFFFFFF, "refused"], [0xFFFFFFFE, 25]]
 
 
 def test_every_advert_is_a_legal_legacy_advert_that_verifies(sim):

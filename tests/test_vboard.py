@@ -7,7 +7,7 @@ import pytest
 
 from drawsense.sim import vboard
 
-from vbhelp import quiet, reports, run_main
+from vbhelp import quiet, run_main, said, said_at
 
 
 def crash_of(tmp_path, code, board="esp32c3"):
@@ -49,8 +49,8 @@ def test_interval_below_the_board_floor_is_refused(tmp_path):
 
 def test_esp32_module_exists_only_on_esp32_boards(tmp_path):
     assert "ImportError" in crash_of(tmp_path, "import esp32", board="picow")
-    run = run_main(tmp_path, "import esp32\nprint('ds', 0, 'ok')", quiet(0.1))
-    assert reports(run, "ok")
+    run = run_main(tmp_path, "import esp32\nfrom dstest import say\nsay('ok', esp32.WAKEUP_ANY_HIGH)", quiet(0.1))
+    assert said(run, "ok") == [[True]]  # esp32.WAKEUP_ANY_HIGH is MP_ROM_TRUE
 
 
 def test_advertising_events_follow_interval_plus_adv_delay(tmp_path):
@@ -73,54 +73,54 @@ def test_advertising_events_follow_interval_plus_adv_delay(tmp_path):
 def test_deep_sleep_restarts_main_and_keeps_rtc_memory(tmp_path):
     run = run_main(tmp_path, """
         import machine
+        from dstest import say
         rtc = machine.RTC()
         n = int(rtc.memory() or b"0") + 1
         rtc.memory(str(n).encode())
-        print("ds", 0, "n", n, machine.reset_cause())
+        say("n", n, machine.reset_cause())
         machine.deepsleep(1000)
     """, quiet(4.5))
-    boots = reports(run, "n")
-    assert [b["words"][1] for b in boots] == ["1", "2", "3", "4", "5"]
-    assert boots[0]["words"][2] == "1" and {b["words"][2] for b in boots[1:]} == {"4"}  # PWRON, DEEPSLEEP
+    assert said(run, "n") == [[1, 1], [2, 4], [3, 4], [4, 4], [5, 4]]  # PWRON, then DEEPSLEEP
     assert run.stats["deep_us"] >= 4_000_000
 
 
 def test_deep_sleep_wakes_on_the_sensor_pin(tmp_path):
     run = run_main(tmp_path, """
         import machine, esp32, time
+        from dstest import say
         p = machine.Pin(3, machine.Pin.IN, machine.Pin.PULL_UP)
-        print("ds", time.ticks_ms(), "up", p.value())
+        say("up", p.value())
         if machine.reset_cause() != machine.DEEPSLEEP_RESET:
             esp32.wake_on_gpio((p,), esp32.WAKEUP_ANY_HIGH)
             machine.deepsleep()
         time.sleep_ms(10000)
     """, quiet(5, [1500]))
-    ups = reports(run, "up")
-    assert [u["words"][1] for u in ups] == ["0", "1"]
+    assert said(run, "up") == [[0], [1]]
     # the Hall switch passes the change on at its next 50 ms sample, then the board boots
-    assert 1500 + 50 <= ups[1]["t_ms"] <= 1500 + 50 + 50
+    assert 1500 + 50 <= said_at(run, "up")[1] <= 1500 + 50 + 50
 
 
 def test_watchdog_resets_a_stuck_firmware(tmp_path):
     run = run_main(tmp_path, """
         import machine
-        print("ds", 0, "cause", machine.reset_cause())
+        from dstest import say
+        say("cause", machine.reset_cause())
         machine.WDT(timeout=1000)
         machine.lightsleep(100000)
     """, quiet(2.5))
-    causes = [r["words"][1] for r in reports(run, "cause")]
-    assert causes == ["1", "3", "3"]
+    assert said(run, "cause") == [[1], [3], [3]]
 
 
 def test_unconfigured_pull_leaves_the_sensor_floating(tmp_path):
     # Firmware that forgets the pull-up sees noise, not a clean "out".
     run = run_main(tmp_path, """
         import machine, time
+        from dstest import say
         p = machine.Pin(15, machine.Pin.IN)
         vals = set()
         n = 0
         while n < 50:
             vals.add(p.value()); time.sleep_us(97); n += 1
-        print("ds", 0, "vals", len(vals))
+        say("vals", len(vals))
     """, quiet(1, [0.001]), board="picow")  # a reed switch: nothing drives the open line
-    assert reports(run, "vals")[0]["words"][1] == "2"
+    assert said(run, "vals") == [[2]]
