@@ -62,7 +62,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from drawsense import paths, protocol  # noqa: E402
+from drawsense import firmware, paths, protocol  # noqa: E402
 from drawsense.keystore import KeyStore  # noqa: E402
 from drawsense.model import power  # noqa: E402
 from drawsense.receive import air  # noqa: E402
@@ -70,7 +70,7 @@ from drawsense.receive.receiver import Receiver  # noqa: E402
 from drawsense.sim import scenario, timeline, vboard  # noqa: E402
 from drawsense.sim.scenario import Scenario  # noqa: E402
 
-DRAW_CONFIRM_MS = 30
+DRAW_CONFIRM_MS = firmware.module("config").DRAW_CONFIRM_MS  # the virtual board keeps the default
 HEAP_BYTES = 192 * 1024
 
 
@@ -251,7 +251,7 @@ def main() -> int:
         print(json.dumps(m))
         return 0
     rows = [
-        ("draw_latency_ms", f"{m['draw_latency_ms']:.3f}", "draw_confirm_ms = 30",
+        ("draw_latency_ms", f"{m['draw_latency_ms']:.3f}", f"draw_confirm_ms = {DRAW_CONFIRM_MS}",
          f"{m['draw_latency_vs_confirm']:.2f}x"),
         ("sim_speedup", f"{m['sim_speedup']:.0f}x", f"real time ({m['sim_hour_wall_s']:.3f} s wall/hour)",
          f"{m['sim_speedup']:.0f}x"),
@@ -266,7 +266,7 @@ def main() -> int:
         ("sign_us", f"{m['sign_us']:.1f}", f"one AES block ({m['aes_block_us']:.2f} us)",
          f"{m['sign_vs_aes_block']:.1f}x"),
         ("draw_to_action_ms", f"{m['draw_to_action_ms']:.2f}",
-         f"draw_confirm_ms = 30 (air {m['draw_to_action_air_ms']:.1f} + host {m['draw_to_action_host_ms']:.1f})",
+         f"draw_confirm_ms = {DRAW_CONFIRM_MS} (air {m['draw_to_action_air_ms']:.1f} + host {m['draw_to_action_host_ms']:.1f})",
          f"{m['draw_to_action_vs_confirm']:.2f}x"),
         ("receiver_adverts_per_s", f"{m['receiver_adverts_per_s']:,}",
          f"try every key ({m['receiver_naive_adverts_per_s']:,}/s)", f"{m['receiver_vs_naive']:.0f}x"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drawsense import paths
+from drawsense import firmware, paths
 from drawsense.sim import scenario, vboard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +26,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tools"), os
 assert paths.FIRMWARE == FIRMWARE, f"tests must run the working tree's firmware, not {paths.FIRMWARE}"
 
 _cache: dict = {}
+
+# The firmware's timing defaults (firmware/config.py), so a test states a
+# threshold by name instead of restating its value; a board may override one
+# (board.py, e.g. the esp32c3's DRAW_CONFIRM_MS): boards.load(name)[NAME].
+CONFIG = firmware.module("config")
 
 # The suite's device identity (a test value, not a secret of any device).
 TEST_SECRET = bytes(range(32))

@@ -18,9 +18,11 @@ from hypothesis import given, settings, strategies as st
 from drawsense.sim import scenario
 from drawsense.sim.scenario import ScenarioError
 
-DRAW_CONFIRM_US = 30_000
-FAULT_EDGES = 40
-WINDOW_US = 1_000_000
+from conftest import CONFIG
+
+DRAW_CONFIRM_US = CONFIG.DRAW_CONFIRM_MS * 1000
+FAULT_EDGES = CONFIG.FAULT_EDGES
+WINDOW_US = CONFIG.FAULT_WINDOW_MS * 1000
 
 
 def runs(s: scenario.Scenario) -> list[tuple[int, int, bool]]:
