@@ -1057,7 +1057,7 @@ def finish():
 
 # -- the port contract ---------------------------------------------------
 # What each hardware name accepts on this board's port, read from the port's
-# C source (tools/drawsense/vboard/ports/<port>.toml, cited per entry) and
+# C source (tools/drawsense/sim/ports/<port>.toml, cited per entry) and
 # handed over in the timeline (`contract`): name -> [kind, positional names,
 # required count, keyword names, varargs, value]. Every fake checks its call
 # against it the way mp_arg_parse_all / mp_arg_check_num do, so a fake

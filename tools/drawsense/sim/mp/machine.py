@@ -1,6 +1,6 @@
 # Strict fake of MicroPython's machine module on the virtual board. Every
 # function and method checks its arguments against the port contract
-# (_vb.bind: tools/drawsense/vboard/ports/<port>.toml, read from the port's C
+# (_vb.bind: tools/drawsense/sim/ports/<port>.toml, read from the port's C
 # source), so a call the port rejects raises here too; unknown names are an
 # AttributeError, as on a board.
 import _vb
