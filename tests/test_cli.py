@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,6 +88,19 @@ def test_help_explains_the_commands():
     assert r.returncode == 0 and "sim" in r.stdout and "boards" in r.stdout
     r = drawsense("sim", "--help")
     assert "vibration" in r.stdout and "--vcd" in r.stdout and ".csv" in r.stdout
+
+
+def test_every_verb_in_the_table_is_a_command_with_its_own_help(capsys):
+    from drawsense import cli
+
+    top = cli.build_parser().format_help()
+    for name, verb in cli.COMMANDS.items():
+        assert re.search(rf"^    {name}\b", top, re.M) and verb.HELP in " ".join(top.split())  # listed, with its line
+        with pytest.raises(SystemExit) as e:
+            cli.main([name, "--help"])
+        assert e.value.code == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert out.startswith(f"usage: drawsense {name}") and " ".join(verb.DESCRIPTION.split())[:60] in out
 
 
 @pytest.mark.parametrize("args, says", [

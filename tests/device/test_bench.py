@@ -27,7 +27,7 @@ from drawsense.keystore import KeyStore
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="drawsense board serve is Linux-only (its ^C relay reads /proc)")

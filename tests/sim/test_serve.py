@@ -403,7 +403,7 @@ def test_repl_mount_soft_reset_remounts(board, tmp_path):
 def test_cli_process_stops_on_sigterm(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent.parent / "tools"),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "tools"),
                                                                      os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen([sys.executable, "-m", "drawsense", "board", "serve", "-v", "--board", "esp32c3", "--root", str(root)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

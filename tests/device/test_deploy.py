@@ -22,7 +22,7 @@ from drawsense.sim import vboard
 
 import mpremote  # noqa: F401,E402  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in paths.FIRMWARE.glob("*.py") if p.name != "main.py")
 N_FILES = len(MODULES) + 2  # + board, main.py
 KEY = b"DSK1" + bytes(range(32)) + b"testdev1"  # a test identity (not a secret of any device)

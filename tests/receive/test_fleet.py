@@ -184,7 +184,7 @@ def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypat
     import importlib.util
     import subprocess
 
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the repository root
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the repository root
 
     def git(*a):
         return subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, check=True).stdout
