@@ -57,6 +57,16 @@ def sim():
 
 
 @pytest.fixture
+def store(tmp_path):
+    """A new, empty key store (SQLite) in the test's folder."""
+    from drawsense.keystore import KeyStore
+
+    s = KeyStore(tmp_path / "k.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def firmware_copy(tmp_path):
     """A scratch copy of firmware/ that a test may break on purpose."""
     dst = tmp_path / "firmware"

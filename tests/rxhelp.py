@@ -1,9 +1,24 @@
-"""A key store in memory for Receiver tests that need no SQLite: one device,
-its floor where the test puts it; writes are accepted and dropped."""
+"""Helpers for the receiving side's tests: a key store in memory for Receiver
+tests that need no SQLite (one device, its floor where the test puts it;
+writes are accepted and dropped), and Feeder, which accepts frames into a
+real key store as the receiver does."""
 
 from __future__ import annotations
 
-from drawsense.keystore import Device
+from drawsense.keystore import Device, KeyStore
+
+T0 = 1_700_000_000.0   # an arbitrary unix time
+
+
+class Feeder:
+    """Accepts frames for devices the way the receiver does: rising counters."""
+
+    def __init__(self, store: KeyStore):
+        self.store, self.counters = store, {}
+
+    def __call__(self, name, seen, mv, low=False) -> bool:
+        c = self.counters[name] = self.counters.get(name, 0) + 16
+        return self.store.accept(name, c, seen, mv, low)
 
 
 class OneDeviceStore:

@@ -1,13 +1,11 @@
-"""The fleet view (drawsense.fleet) and the key store's battery history it
-reads: readings go in only through KeyStore.accept(), as the receiver writes
-them; schema 1 -> 2 migration; the `fleet` command's output and errors."""
+"""The fleet view (receive/fleet.py) over the key store's battery history
+(tests/test_keystore.py tests the history itself), and the `fleet` command's
+output and errors."""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import stat
 import subprocess
 import sys
 import time
@@ -18,220 +16,16 @@ from drawsense.model import cell as cellmod
 from drawsense.receive import fleet
 from drawsense import cli as drawsense_cli
 from drawsense.cli import fleet as fleet_verb
-from drawsense import keystore
 from drawsense.keystore import KeyStore
+
+from rxhelp import T0, Feeder
 
 DAY = 86400.0
 H = 3600.0
-T0 = 1_700_000_000.0   # an arbitrary unix time
-
-
-class Feeder:
-    """Accepts frames for devices the way the receiver does: rising counters."""
-
-    def __init__(self, store: KeyStore):
-        self.store, self.counters = store, {}
-
-    def __call__(self, name, seen, mv, low=False) -> bool:
-        c = self.counters[name] = self.counters.get(name, 0) + 16
-        return self.store.accept(name, c, seen, mv, low)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = KeyStore(tmp_path / "k.db")
-    yield s
-    s.close()
 
 
 def _by_name(rows):
     return {r.name: r for r in rows}
-
-
-# ------------------------------------------------------------ the history --
-
-def test_accept_appends_readings_throttled_to_one_per_10_minutes(store):
-    store.add("a")
-    feed = Feeder(store)
-    for i in range(0, 3601, 60):          # a frame a minute for an hour
-        assert feed("a", T0 + i, 2900 - i // 600)
-    got = store.readings("a")
-    assert [r.t - T0 for r in got] == [0, 600, 1200, 1800, 2400, 3000, 3600]
-    assert [r.mv for r in got] == [2900, 2899, 2898, 2897, 2896, 2895, 2894]
-    # the device row still carries the very latest report
-    assert store.get("a").battery_mv == 2900 - 3600 // 600
-    # a burst of frames 1 s apart adds nothing more
-    for i in range(10):
-        feed("a", T0 + 3601 + i, 2800)
-    assert len(store.readings("a")) == 7
-
-
-def test_readings_only_from_accepted_frames_with_a_battery(store):
-    store.add("a")
-    store.add("b")
-    assert store.accept("a", 100, T0, 2950, False)
-    assert not store.accept("a", 100, T0 + DAY, 2000, True)      # replay: rejected, not recorded
-    assert not store.accept("a", 50, T0 + 2 * DAY, 2000, True)
-    assert store.accept("a", 116, T0 + 3 * DAY, None, False)       # no battery field
-    assert store.readings("a") == [keystore.Reading(T0, 2950, False)]
-    assert store.readings("b") == []
-    assert store.get("a").battery_mv == 2950 and store.get("a").last_seen == T0 + 3 * DAY
-
-
-def test_readings_are_per_device_and_carry_the_low_flag(store):
-    store.add("a")
-    store.add("b")
-    feed = Feeder(store)
-    feed("a", T0, 2600, low=True)
-    feed("b", T0 + 1, 2950)                 # another device inside a's 10 minutes: its own history
-    assert store.readings("a") == [(T0, 2600, True)]
-    assert store.readings("b") == [(T0 + 1, 2950, False)]
-    assert store.readings("a", since=T0 + 1) == []
-    assert store.readings("b", since=T0, until=T0 + 1) == [(T0 + 1, 2950, False)]
-
-
-def test_clock_jumping_back_does_not_stop_the_history(store):
-    """Virtual seconds after unix seconds (simulated air into a used store)."""
-    store.add("a")
-    feed = Feeder(store)
-    feed("a", T0, 2900)
-    feed("a", 5.0, 3000)
-    feed("a", 100.0, 3000)                  # within 10 minutes of the 5.0 one
-    assert [r.t for r in store.readings("a")] == [5.0, T0]
-
-
-def test_remove_drops_the_history_so_a_new_device_starts_clean(store):
-    store.add("a")
-    Feeder(store)("a", T0, 2600)
-    store.remove("a")
-    store.add("a")
-    assert store.readings("a") == []
-
-
-def test_new_store_is_schema_2(tmp_path):
-    path = tmp_path / "k.db"
-    KeyStore(path).close()
-    db = sqlite3.connect(path)
-    assert dict(db.execute("SELECT k, v FROM meta"))["schema"] == str(keystore.SCHEMA) == "2"
-    assert db.execute("SELECT count(*) FROM battery").fetchone()[0] == 0
-
-
-# -------------------------------------------------------------- migration --
-
-_V1_TABLES = (
-    "CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
-    "CREATE TABLE devices ("
-    " name TEXT PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, secret BLOB NOT NULL,"
-    " last_counter INTEGER NOT NULL DEFAULT -1, last_seen REAL, battery_mv INTEGER,"
-    " battery_low INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL)",
-)
-
-
-def _schema1_store(path):
-    """A key store exactly as the schema-1 code (git HEAD) writes it: its
-    CREATE statements, its meta rows, WAL mode, mode 0600."""
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("BEGIN IMMEDIATE")
-    for sql in _V1_TABLES:
-        db.execute(sql)
-    db.execute("INSERT INTO meta VALUES ('app', 'drawsense-keys'), ('schema', '1')")
-    rows = [("alpha", b"A" * 8, bytes(range(32)), 4711, T0 - 5 * DAY, 2870, 0, T0 - 90 * DAY),
-            ("bravo", b"B" * 8, bytes(range(1, 33)), 12, T0 - DAY, 2480, 1, T0 - 90 * DAY),
-            ("charlie", b"C" * 8, bytes(range(2, 34)), -1, None, None, 0, T0 - 1)]
-    db.executemany("INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    db.execute("COMMIT")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.close()
-    return rows
-
-
-def test_schema1_store_from_the_current_code_opens_and_gains_the_history(tmp_path):
-    path = tmp_path / "old.db"
-    rows = _schema1_store(path)
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "1"
-        assert "battery" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-    s = KeyStore(path, create=False)
-    # nothing lost: every device, secret, counter, last seen and battery as it was
-    devs = {d.name: d for d in s.devices()}
-    for name, did, secret, counter, seen, mv, low, _ in rows:
-        d = devs[name]
-        assert (d.device_id, d.secret, d.last_counter, d.last_seen, d.battery_mv, d.battery_low) == \
-            (did, secret, counter, seen, mv, bool(low))
-    # the history starts from each device's last known reading
-    assert s.readings("alpha") == [(T0 - 5 * DAY, 2870, False)]
-    assert s.readings("bravo") == [(T0 - DAY, 2480, True)]
-    assert s.readings("charlie") == []
-    # and works as a schema-2 store: the replay floor holds, readings append
-    assert not s.accept("alpha", 4711, T0, 2860, False)
-    assert s.accept("alpha", 4712, T0, 2860, False)
-    assert [r.mv for r in s.readings("alpha")] == [2870, 2860]
-    s.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "2"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    # opening again is a no-op (no second seeding)
-    s = KeyStore(path, create=False)
-    assert [r.mv for r in s.readings("alpha")] == [2870, 2860]
-    s.close()
-
-
-def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypatch):
-    """The same, with the file written by the schema-1 KeyStore class itself,
-    taken from the newest commit in git history that still had it."""
-    import importlib.util
-    import subprocess
-
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the repository root
-
-    def git(*a):
-        return subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, check=True).stdout
-
-    src = None
-    try:
-        for rev in git("log", "--format=%H", "--", "tools/drawsense/keystore.py").split():
-            text = git("show", f"{rev}:tools/drawsense/keystore.py")
-            if "\nSCHEMA = 1\n" in text:
-                src = text
-                break
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    if src is None:
-        pytest.skip("no schema-1 key store in the available git history")
-    mod_path = tmp_path / "keystore_v1.py"
-    mod_path.write_text(src)
-    spec = importlib.util.spec_from_file_location("keystore_v1", mod_path)
-    v1 = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "keystore_v1", v1)   # its dataclasses look themselves up there
-    spec.loader.exec_module(v1)
-    path = tmp_path / "v1.db"
-    old = v1.KeyStore(path)
-    dev = old.add("delta")
-    assert old.accept("delta", 40, T0, 2910, False)
-    old.close()
-    s = KeyStore(path, create=False)
-    d = s.get("delta")
-    assert (d.secret, d.device_id, d.last_counter, d.battery_mv) == (dev.secret, dev.device_id, 40, 2910)
-    assert s.readings("delta") == [(T0, 2910, False)]
-    s.close()
-    # and the old code now refuses the upgraded file instead of misreading it
-    with pytest.raises(v1.KeyStoreError, match="newer drawsense"):
-        v1.KeyStore(path, create=False)
-
-
-def test_unknown_old_schema_is_refused_untouched(tmp_path):
-    path = tmp_path / "odd.db"
-    db = sqlite3.connect(path)
-    db.execute(_V1_TABLES[0])
-    db.execute("INSERT INTO meta VALUES ('app', 'drawsense-keys'), ('schema', '0')")
-    db.commit()
-    db.close()
-    before = path.read_bytes()
-    with pytest.raises(keystore.KeyStoreError, match="unknown key store schema 0"):
-        KeyStore(path, create=False)
-    assert path.read_bytes() == before
 
 
 # --------------------------------------------------------------- status() --
@@ -465,33 +259,6 @@ def test_a_device_just_heard_by_listen_is_not_silent(tmp_path):
     assert row["flags"] == [] and row["battery_mv"] == 3000
     table = subprocess.run([*cli.split(), "fleet", "--keys", str(keys)], capture_output=True, text=True).stdout
     assert table.splitlines()[1].split()[1:3] == ["just", "now"]
-
-
-def test_a_locked_key_store_is_a_one_line_error_and_loses_nothing(tmp_path):
-    path = tmp_path / "k.db"
-    store = KeyStore(path)
-    store.add("alpha")
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    store.db.execute("PRAGMA busy_timeout = 50")  # instead of waiting the default 10 s
-    with pytest.raises(keystore.KeyStoreError) as e:
-        store.add("beta")
-    assert "locked by another program" in str(e.value) and "\n" not in str(e.value)
-    with pytest.raises(keystore.KeyStoreError, match="locked"):
-        store.accept("alpha", 5, 0.0, 3000, False)
-    other.execute("ROLLBACK")
-    assert [d.name for d in store.devices()] == ["alpha"] and store.get("alpha").last_counter == -1
-    assert store.accept("alpha", 5, 0.0, 3000, False)  # and it works once the lock is gone
-    store.close()
-
-
-def test_a_foreign_meta_schema_is_refused(tmp_path):
-    path = tmp_path / "k.db"
-    KeyStore(path).close()
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET v = 'x' WHERE k = 'schema'")
-    with pytest.raises(keystore.KeyStoreError, match="unknown key store schema 'x'"):
-        KeyStore(path, create=False)
 
 
 def test_ago():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import stat
 import subprocess
 import sys
 
@@ -280,48 +279,6 @@ def test_bad_values_in_air_are_one_line_errors(tmp_path, field):
     air.write_text(line.replace('"t_ms": 1, ', "") if "t_ms" in field else line)
     r = cli("listen", "--air", str(air), "--keys", str(keys))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and f"{air}:1:" in r.stderr
-
-
-# ---------------------------------------------------------------- key store --
-
-def test_keys_add_list_remove_and_file_mode(tmp_path):
-    keys = tmp_path / "k.db"
-    r = cli("keys", "--keys", str(keys), "add", "alice")
-    assert r.returncode == 0, r.stderr
-    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
-    secret = KeyStore(keys).get("alice").secret
-    listing = cli("keys", "--keys", str(keys), "list").stdout + cli("keys", "--keys", str(keys), "list",
-                                                                      "--json").stdout
-    assert "alice" in listing and secret.hex() not in listing and secret.hex().upper() not in listing
-    # --keys after the action too, as every other command takes it
-    assert cli("keys", "list", "--keys", str(keys), "--json").stdout == cli("keys", "--keys", str(keys), "list",
-                                                                            "--json").stdout
-    dup = cli("keys", "--keys", str(keys), "add", "alice")
-    assert dup.returncode == 2 and len(dup.stderr.strip().splitlines()) == 1 and "already" in dup.stderr
-    assert KeyStore(keys).get("alice").secret == secret  # nothing lost
-    bad = cli("keys", "--keys", str(keys), "add", "no spaces please")
-    assert bad.returncode == 2 and "device name" in bad.stderr
-    gone = cli("keys", "--keys", str(keys), "remove", "bob")
-    assert gone.returncode == 2 and "no device 'bob'" in gone.stderr
-    assert cli("keys", "--keys", str(keys), "remove", "alice").returncode == 0
-    assert KeyStore(keys).devices() == []
-
-
-@pytest.mark.parametrize("content", [b"garbage" * 100, b""])
-def test_corrupt_or_foreign_key_store_is_one_line_and_untouched(tmp_path, content):
-    keys = tmp_path / "k.db"
-    if content:
-        keys.write_bytes(content)
-    else:  # a valid SQLite file of some other program
-        sqlite3.connect(keys).execute("CREATE TABLE t (x)").connection.commit()
-    before = keys.read_bytes()
-    for args in (["keys", "--keys", str(keys), "list"], ["keys", "--keys", str(keys), "add", "x"],
-                 ["listen", "--air", os.devnull, "--keys", str(keys)]):
-        r = cli(*args)
-        assert r.returncode == 2, (args, r.stderr)
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and str(keys) in lines[0] and "not a drawsense key store" in lines[0]
-    assert keys.read_bytes() == before
 
 
 def test_listen_without_a_store_or_with_bad_air_says_what_to_do(tmp_path):
