@@ -410,17 +410,15 @@ def test_key_not_on_any_command_line(tmp_path, keys, monkeypatch):
         seen.append(args)
         if "cp" in args:
             for a in args:
-                if Path(a).is_file():
+                if "\n" not in a and Path(a).is_file():  # (the exec'd code is an argument too)
                     assert Path(a).stat().st_mode & 0o077 == 0, "the temp file must be private"
                     files[Path(a).name] = Path(a).read_bytes()
             import hashlib
             return P("DSHASH " + " ".join(hashlib.sha256(files[n]).hexdigest()
                                           for n in ("ds_key.new", "ds_ctr.new")))
-        code = args[-1]
-        for mark in ("DSSTATE none", "DSSWAP ok", "DSROLLBACK ok"):
-            if mark.split()[0] in code:
-                return P(mark)
-        return P("")
+        call = args[-1].rstrip("\n").rsplit("\n", 1)[-1]  # the device/mp function the code ends by calling
+        answers = {"key_state": "DSSTATE none", "swap": "DSSWAP ok", "rollback": "DSROLLBACK ok"}
+        return P(answers.get(call.split("(")[0], ""))
 
     monkeypatch.setattr(provision.remote, "mpremote", fake)
     r = provision.provision("/dev/fake", "cmdline", keys)

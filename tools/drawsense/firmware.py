@@ -6,14 +6,23 @@ firmware module that defines it instead of restating it. Only modules that are
 plain Python apart from ``micropython.const`` load here (keyfile, counter);
 they run under CPython with ``const`` as the identity, which is what it is to
 the code that reads them.
+
+The two files provisioning puts on a device, made by the firmware's own code:
+
+* ``KEY_FILE`` / ``key_file(secret, device_id)``: firmware/keyfile.py's PATH
+  and ``pack()`` (``load()`` reads it back).
+* ``CTR_FILE`` / ``counter_file(mark)``: firmware/counter.py's PATH and the
+  bytes ``counter.FileStore(path).write(mark)`` leaves in the file.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import tempfile
 import types
 from functools import lru_cache
+from pathlib import Path
 
 from drawsense import paths
 
@@ -37,3 +46,30 @@ def module(name: str) -> types.ModuleType:
         if shim:
             del sys.modules["micropython"]
     return mod
+
+
+@lru_cache(maxsize=None)
+def source(name: str) -> str:
+    """firmware/<name>.py as text (to send to a device ahead of code that uses it)."""
+    return (paths.FIRMWARE / f"{name}.py").read_text()
+
+
+KEY_FILE: str = module("keyfile").PATH
+CTR_FILE: str = module("counter").PATH
+
+
+def key_file(secret: bytes, device_id: bytes) -> bytes:
+    """The key file for this identity (keyfile.pack); ValueError on a secret
+    that is not 32 bytes or an id that is not 8."""
+    return bytes(module("keyfile").pack(secret, device_id))
+
+
+def counter_file(mark: int) -> bytes:
+    """The counter file holding `mark` (0..0xFFFFFFFF), as the firmware's
+    FileStore writes it: written by that code into a scratch folder and read back."""
+    if not 0 <= mark <= 0xFFFFFFFF:
+        raise ValueError(f"counter mark {mark} is not a 32-bit value")
+    with tempfile.TemporaryDirectory(prefix="drawsense-ctr-") as tmp:
+        path = Path(tmp) / CTR_FILE
+        module("counter").FileStore(str(path)).write(mark)
+        return path.read_bytes()

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from drawsense.device import remote
+from drawsense.device import mpcode, remote
 from drawsense.sim import ports
 from drawsense.keystore import KeyStore, KeyStoreError, default_path
 from drawsense.device.remote import RemoteError
@@ -35,15 +35,6 @@ MIN_HEAP = 20 * 1024
 TRIGGER_MS = 1000
 SCAN_LEAD_S = 1.0  # the scanner runs this long before the trigger
 SCAN_S = 4.0  # whole scan on a real radio (lead + burst + margin)
-
-_REPORT_CODE = """\
-try:
-    import selftest
-except ImportError:
-    print('DS-NOFW')
-else:
-    selftest.report()
-"""
 
 
 class BenchError(Exception):
@@ -80,9 +71,9 @@ def _device_error(e: RemoteError) -> BenchError:
 
 
 def read_report(port: str) -> dict:
-    """selftest.report() from the device."""
+    """selftest.report() from the device (device/mp/report.py)."""
     try:
-        out = remote.exec_(port, _REPORT_CODE, timeout=30)
+        out = remote.exec_(port, mpcode.program("report", "report"), timeout=30)
     except RemoteError as e:
         raise _device_error(e) from None
     if "DS-NOFW" in out.split():

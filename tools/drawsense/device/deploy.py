@@ -48,64 +48,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from drawsense import boards, paths
-from drawsense.device import checks
+from drawsense import boards, firmware, paths
+from drawsense.device import checks, mpcode
 from drawsense.device.remote import RemoteError, mpremote, reset
 
-PROTECTED = frozenset({"ds_key.bin", "ds_ctr.bin"})
+# the identity and counter files `drawsense provision` owns (their names are the firmware's)
+PROTECTED = frozenset({firmware.KEY_FILE, firmware.CTR_FILE})
 
 # MicroPython's MP_NATIVE_ARCH_* codes (py/persistentcode.h), as mpy-cross -march names.
 ARCHS = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em", 7: "armv7emsp",
          8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc"}
-
-# Printed by the device: one "DSPROBE {json}" line. The board module is
-# imported afresh (a module imported earlier, e.g. by a virtual board's
-# hardware fakes, is put back afterwards) so the answer is what the
-# filesystem or the frozen image holds.
-PROBE = """\
-import sys, json
-def _ds_probe():
-    i = sys.implementation
-    r = {'name': i.name, 'version': list(i.version[:3]), 'mpy': getattr(i, '_mpy', None),
-         'platform': sys.platform, 'board': None, 'board_error': None}
-    old = sys.modules.pop('board', None)
-    try:
-        import board
-        r['board'] = board.NAME
-    except ImportError:
-        pass
-    except Exception as e:
-        r['board_error'] = '%s: %s' % (type(e).__name__, e)
-    sys.modules.pop('board', None)
-    if old is not None:
-        sys.modules['board'] = old
-    print('DSPROBE', json.dumps(r))
-_ds_probe()
-"""
-
-# Printed by the device: one "DSHASH {json}" line, name -> sha256 hex or null.
-HASH = """\
-import hashlib, binascii, json
-def _ds_hash(names):
-    r = {}
-    for n in names:
-        try:
-            f = open('/' + n, 'rb')
-        except OSError:
-            r[n] = None
-            continue
-        h = hashlib.sha256()
-        with f:
-            while True:
-                b = f.read(512)
-                if not b:
-                    break
-                h.update(b)
-        r[n] = binascii.hexlify(h.digest()).decode()
-    print('DSHASH', json.dumps(r))
-_ds_hash(%s)
-"""
-
 
 class DeployError(RuntimeError):
     """A one-line failure. code 2: refused, the device was not changed;
@@ -127,9 +79,9 @@ def _tagged(out: str, tag: str) -> dict | None:
 
 
 def probe(port: str) -> dict:
-    """What the device is (see PROBE). Raises DeployError (code 2)."""
+    """What the device is (device/mp/probe.py). Raises DeployError (code 2)."""
     try:
-        out = mpremote(port, "exec", PROBE, timeout=20).stdout
+        out = mpremote(port, "exec", mpcode.program("probe", "probe"), timeout=20).stdout
     except RemoteError as e:
         raise DeployError(str(e)) from None
     info = _tagged(out, "DSPROBE")
@@ -211,7 +163,9 @@ def check_mpy(info: dict, files: dict[str, Path]) -> None:
 
 
 def device_hashes(port: str, names: list[str]) -> dict[str, str | None]:
-    out = mpremote(port, "exec", HASH % json.dumps(sorted(names)), timeout=60).stdout
+    """name -> sha256 hex, or None where the device has no such file
+    (device/mp/filehash.py, every name at the root)."""
+    out = mpremote(port, "exec", mpcode.program("filehash", "table", sorted(names)), timeout=60).stdout
     got = _tagged(out, "DSHASH")
     if got is None or set(got) != set(names):
         raise RemoteError(f"{port}: the device did not answer the hash request (no hashlib.sha256?)")

@@ -1,15 +1,18 @@
 """`drawsense provision`: give a device its identity and register it.
 
 The host makes the device's secret (secrets.token_bytes(32)) and 8-byte id,
-writes ds_key.bin (b"DSK1" | secret | id, firmware/keyfile.py) and ds_ctr.bin
-(counter mark 0, firmware/counter.py) to the device with mpremote, checks
-them by SHA-256, and adds the device to the key store.
+writes ds_key.bin (b"DSK1" | secret | id, made by firmware/keyfile.py's pack)
+and ds_ctr.bin (counter mark 0, made by firmware/counter.py's FileStore) to
+the device with mpremote, checks them by SHA-256, and adds the device to the
+key store. The code run on the device is in device/mp/ (keystate, filehash,
+keyswap); the state check reads the key file with firmware/keyfile.py's own
+load(), sent ahead of it.
 
 The secret is never printed and never on a command line: it goes to the
 device by `mpremote cp` from a private temporary file (a 0700 folder, the
 file 0600, deleted afterwards), never through `exec` with the bytes inline.
-The only things read back from the device are the key file's magic, its
-device id and hashes.
+The only things read back from the device are whether its key file is
+whole (keyfile.load), its device id and hashes.
 
 Consistency (device and key store agree after any failure)
 ----------------------------------------------------------
@@ -55,100 +58,25 @@ import os
 import secrets
 import shutil
 import sqlite3
-import struct
 import tempfile
 from pathlib import Path
 
-from drawsense.device import remote
+from drawsense import firmware
+from drawsense.device import mpcode, remote
 from drawsense.keystore import _NAME, KeyStore, KeyStoreError, default_path
 from drawsense.device.remote import RemoteError
 
-KEY_FILE = "ds_key.bin"
-CTR_FILE = "ds_ctr.bin"
-MAGIC = b"DSK1"
+# The live files are the firmware's (keyfile.PATH, counter.PATH); the new
+# ones are staged beside them as ds_key.new / ds_ctr.new.
+KEY_FILE = firmware.KEY_FILE
+CTR_FILE = firmware.CTR_FILE
+KEY_NEW = KEY_FILE.rsplit(".", 1)[0] + ".new"
+CTR_NEW = CTR_FILE.rsplit(".", 1)[0] + ".new"
 
-# Printed by the device: magic ok or not, and the id (never the secret).
-_STATE_CODE = """\
-import os
-def _ds_state():
-    try:
-        f = open('ds_key.bin', 'rb')
-    except OSError:
-        print('DSSTATE none')
-        return
-    d = f.read()
-    f.close()
-    ok = len(d) == 44 and d[:4] == b'DSK1'
-    print('DSSTATE', 'ok' if ok else 'damaged', ''.join('%02x' % b for b in d[36:44]) if ok else '-')
-_ds_state()
-"""
 
-_HASH_CODE = """\
-import hashlib
-def _ds_hash(p):
-    f = open(p, 'rb')
-    d = f.read()
-    f.close()
-    return ''.join('%02x' % b for b in hashlib.sha256(d).digest())
-print('DSHASH', _ds_hash('ds_key.new'), _ds_hash('ds_ctr.new'))
-"""
-
-_HELPERS = """\
-import os
-def _ds_ex(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-def _ds_rm(p):
-    if _ds_ex(p):
-        os.remove(p)
-"""
-
-# Old live files aside (key first: a counter alone is harmless), new ones in
-# (counter first: a key alone makes the firmware refuse to send). A failure
-# part-way undoes what was done (the staged files are then removed by the host).
-_SWAP_CODE = _HELPERS + """\
-_done = []
-try:
-    for _p in ('ds_key.bin', 'ds_ctr.bin'):
-        _ds_rm(_p + '.old')
-        if _ds_ex(_p):
-            os.rename(_p, _p + '.old')
-            _done.append(_p)
-    os.rename('ds_ctr.new', 'ds_ctr.bin')
-    _done.append('new')
-    os.rename('ds_key.new', 'ds_key.bin')
-except Exception:
-    if 'new' in _done:
-        os.rename('ds_ctr.bin', 'ds_ctr.new')
-    for _p in ('ds_ctr.bin', 'ds_key.bin'):
-        if _p in _done:
-            os.rename(_p + '.old', _p)
-    raise
-print('DSSWAP ok')
-"""
-
-# Undo the swap: new files out (key first), old ones back (counter first).
-_ROLLBACK_CODE = _HELPERS + """\
-_ds_rm('ds_key.bin')
-_ds_rm('ds_ctr.bin')
-for _p in ('ds_ctr.bin', 'ds_key.bin'):
-    if _ds_ex(_p + '.old'):
-        os.rename(_p + '.old', _p)
-print('DSROLLBACK ok')
-"""
-
-_DROP_STAGED_CODE = _HELPERS + """\
-_ds_rm('ds_key.new')
-_ds_rm('ds_ctr.new')
-"""
-
-_DROP_OLD_CODE = _HELPERS + """\
-_ds_rm('ds_key.bin.old')
-_ds_rm('ds_ctr.bin.old')
-"""
+def _swap_step(call: str, *args: str) -> str:
+    """A step of device/mp/keyswap.py: swap, rollback, drop or drop_old."""
+    return mpcode.program("keyswap", call, *args)
 
 
 class ProvisionError(Exception):
@@ -165,7 +93,8 @@ def _marked(out: str, mark: str) -> list[str]:
 
 def device_state(port: str) -> tuple[str, str | None]:
     """("none" | "ok" | "damaged", device id hex or None)."""
-    words = _marked(remote.exec_(port, _STATE_CODE, timeout=30), "DSSTATE")
+    code = mpcode.program("keystate", "key_state", KEY_FILE, before=("keyfile",))
+    words = _marked(remote.exec_(port, code, timeout=30), "DSSTATE")
     state = words[0] if words else "damaged"
     return state, (words[1] if state == "ok" and len(words) > 1 else None)
 
@@ -177,23 +106,25 @@ def _write_device(port: str, key_file: bytes, ctr_file: bytes) -> None:
     tmp = tempfile.mkdtemp(prefix="drawsense-provision-")  # 0700
     try:
         paths = []
-        for name, data in (("ds_key.new", key_file), ("ds_ctr.new", ctr_file)):
+        for name, data in ((KEY_NEW, key_file), (CTR_NEW, ctr_file)):
             p = os.path.join(tmp, name)
             fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             paths.append(p)
         try:
-            out = remote.mpremote(port, "cp", paths[0], ":ds_key.new", "+", "cp", paths[1], ":ds_ctr.new",
-                                  "+", "exec", _HASH_CODE, timeout=60).stdout
+            out = remote.mpremote(port, "cp", paths[0], ":" + KEY_NEW, "+", "cp", paths[1], ":" + CTR_NEW,
+                                  "+", "exec", mpcode.program("filehash", "line", KEY_NEW, CTR_NEW),
+                                  timeout=60).stdout
             got = _marked(out, "DSHASH")
             want = [hashlib.sha256(key_file).hexdigest(), hashlib.sha256(ctr_file).hexdigest()]
             if got != want:
                 raise RemoteError(f"{port}: the files on the device do not match what was sent (hash mismatch)")
-            _marked(remote.exec_(port, _SWAP_CODE, timeout=30), "DSSWAP")
+            _marked(remote.exec_(port, _swap_step("swap", KEY_FILE, CTR_FILE, KEY_NEW, CTR_NEW), timeout=30),
+                    "DSSWAP")
         except RemoteError:
             try:
-                remote.exec_(port, _DROP_STAGED_CODE, timeout=30)
+                remote.exec_(port, _swap_step("drop", KEY_NEW, CTR_NEW), timeout=30)
             except RemoteError:
                 pass
             raise
@@ -204,7 +135,7 @@ def _write_device(port: str, key_file: bytes, ctr_file: bytes) -> None:
 def _rollback_device(port: str) -> str | None:
     """Undo the swap; returns an error text if that failed too."""
     try:
-        _marked(remote.exec_(port, _ROLLBACK_CODE, timeout=30), "DSROLLBACK")
+        _marked(remote.exec_(port, _swap_step("rollback", KEY_FILE, CTR_FILE), timeout=30), "DSROLLBACK")
     except RemoteError as e:
         return str(e)
     return None
@@ -264,7 +195,7 @@ def provision(port: str, name: str, keys: Path | None = None, *, force: bool = F
         # 5. device (staged, verified, swapped)
         log(f"writing the key to {port}")
         try:
-            _write_device(port, MAGIC + secret + device_id, struct.pack("<II", 0, 0xFFFFFFFF))
+            _write_device(port, firmware.key_file(secret, device_id), firmware.counter_file(0))
         except RemoteError as e:
             raise ProvisionError(f"{e}; the key store was not changed") from None
         # 6. store; 7. roll the device back if it fails
@@ -279,7 +210,7 @@ def provision(port: str, name: str, keys: Path | None = None, *, force: bool = F
             raise ProvisionError(f"{why}; the device was put back as it was") from None
         # 8. tidy
         try:
-            remote.exec_(port, _DROP_OLD_CODE, timeout=30)
+            remote.exec_(port, _swap_step("drop_old", KEY_FILE, CTR_FILE), timeout=30)
         except RemoteError as e:
             warnings.append(f"could not remove the old key file from the device ({e}); it is unused")
         return {"name": name, "device_id": device_id.hex(), "rekeyed": state != "none" or existing is not None,

@@ -12,9 +12,10 @@ Pieces:
   too, so mpremote can come and go without hanging up the line.
 * The board: the MicroPython unix port on a second pty in raw mode (8-bit
   clean, no echo, no CR/LF mangling, no tty signals), started with a boot
-  script (-i) that imports the virtual hardware, remounts the board's "/"
-  onto `root` (a VFS that keeps every path inside it), runs boot.py and
-  main.py from it as a board does, then gives the REPL.
+  script (-i sim/mp/serveboot.py) that imports the virtual hardware,
+  remounts the board's "/" onto `root` (a VFS that keeps every path inside
+  it), runs boot.py and main.py from it as a board does (in the reset loop
+  it shares with the simulator's vboot.py), then gives the REPL.
 * The relay between them emulates what the unix port does not do:
   - Ctrl-D (soft reset) makes the unix port exit; the relay prints the line
     a board prints ("MPY: soft reboot\r\n") and starts a fresh interpreter
@@ -72,7 +73,7 @@ SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 _RAW_MARK = b"raw REPL; CTRL-B to exit\r\n"
 _BANNER_END = b'Type "help()" for more information.\r\n'
-_UP_MARK = b"\x00ds-up\x00"  # the boot script's first output: MicroPython runs it
+_UP_MARK = b"\x00ds-up\x00"  # the boot script's (sim/mp/serveboot.py) first output: MicroPython runs it
 _READY_MARK = b"\x00ds-ready\x00"  # the boot script's "boot done" in raw boots
 _FRIENDLY_PROMPT = b">>> "
 _BACKLOG = 1 << 16  # bytes queued either way before the relay stops reading that side
@@ -80,193 +81,6 @@ _DEAF_S = 1.0  # no byte taken by the client for this long with a full backlog: 
 
 PWRON_RESET = ports.reset_code("PWRON_RESET")
 SOFT_RESET = ports.reset_code("SOFT_RESET")
-
-# Runs in the board's interpreter (micropython -i BOOT KIND CAUSE) before its
-# REPL, in __main__'s globals (which the REPL then uses): everything is kept
-# inside one function that deletes itself.
-BOOT_SCRIPT = r'''
-def _ds_boot(g):
-    import sys, os, micropython
-    # ^C (SIGINT from serve) only while boot.py/main.py run: this script must
-    # not be cut short. Then say that MicroPython is up (serve leaves ^C alone
-    # before: the CPython wrapper's own SIGINT handler is in place till now).
-    micropython.kbd_intr(-1)
-    sys.stdout.write("\x00ds-up\x00")
-    kind, cause = sys.argv[1], int(sys.argv[2])
-    # The virtual hardware, from the host paths on MICROPYPATH, before "/"
-    # moves (esp32 exists on esp32-port boards only).
-    for name in ("machine", "bluetooth", "time", "esp32"):
-        try:
-            __import__(name)
-        except ImportError:
-            pass
-    vb = sys.modules.get("_vb")  # its event lines go to DRAWSENSE_VB_EVENTS
-    if vb is not None:
-        vb.give_heap()  # the fakes' share of the heap is theirs, not main.py's
-    keep = set(sys.modules)
-
-    class RootFS:
-        # The board's "/" is the host directory `root`: every path is made
-        # absolute and normalised (".." stops at "/") before VfsPosix(root)
-        # sees it, so no path leaves root.
-        def __init__(self, host):
-            self.v = os.VfsPosix(host)
-            self.host = host.rstrip("/")
-            self.cwd = "/"
-
-        def p(self, path):
-            if not path.startswith("/"):
-                path = self.cwd + "/" + path
-            parts = []
-            for s in path.split("/"):
-                if s == "..":
-                    if parts:
-                        parts.pop()
-                elif s and s != ".":
-                    parts.append(s)
-            return "/" + "/".join(parts)
-
-        def __repr__(self):
-            return "<RootFS>"
-
-        def mount(self, readonly, mkfs):
-            pass
-
-        def umount(self):
-            pass
-
-        def chdir(self, path):
-            path = self.p(path)
-            if not self.v.stat(path)[0] & 0x4000:
-                raise OSError(20)  # ENOTDIR
-            self.cwd = path
-
-        def getcwd(self):
-            return self.cwd
-
-        def ilistdir(self, path):
-            return self.v.ilistdir(self.p(path))
-
-        def stat(self, path):
-            return self.v.stat(self.p(path))
-
-        def statvfs(self, path):
-            return self.v.statvfs(self.p(path))
-
-        def open(self, path, mode):
-            return self.v.open(self.p(path), mode)
-
-        def mkdir(self, path):
-            self.v.mkdir(self.p(path))
-
-        def rmdir(self, path):
-            self.v.rmdir(self.p(path))
-
-        def remove(self, path):
-            self.v.remove(self.p(path))
-
-        def rename(self, old, new):
-            # Not self.v.rename: VfsPosix(root) builds both paths in one
-            # shared buffer, so rename(a, b) would become rename(b, b) and a
-            # firmware's atomic write-and-rename would silently do nothing.
-            os.VfsPosix().rename(self.host + self.p(old), self.host + self.p(new))
-
-    os.umount("/")
-    os.mount(RootFS(os.getenv("DRAWSENSE_SERVE_ROOT")), "/")
-    os.chdir("/")
-    sys.path[:] = ["", ".frozen", "/lib"]
-    sys.argv[:] = []
-    g.pop("__file__", None)
-
-    def run(name):
-        try:
-            os.stat(name)
-        except OSError:
-            return
-        with open(name) as f:
-            code = compile(f.read(), name, "exec")
-        g["__file__"] = name
-        micropython.kbd_intr(3)
-        try:
-            exec(code, g)
-        finally:
-            micropython.kbd_intr(-1)
-
-    booting = [True]
-    if vb is not None:
-        vb.reset_cause = cause
-        # Under this boot loop a reset unwinds to it (as in vboot). From the
-        # REPL nothing would catch it: the interpreter exits instead with
-        # status 0xC0 | cause, and serve boots a fresh one.
-        machine = sys.modules["machine"]
-
-        def at_repl(fn):
-            def call(*args):
-                try:
-                    return fn(*args)
-                except vb.Reset as r:
-                    if booting[0]:
-                        raise
-                    raise SystemExit(0xC0 | r.cause)
-            return call
-
-        machine.reset = at_repl(machine.reset)
-        machine.soft_reset = at_repl(machine.soft_reset)
-        machine.deepsleep = at_repl(machine.deepsleep)
-    raw = kind == "raw"
-    while True:
-        try:
-            if vb is not None:
-                # (no virtual boot time here: a served board runs in real
-                # time, and its boot takes what the interpreter's start takes)
-                vb.boot()
-            run("boot.py")
-            if kind == "main":
-                run("main.py")
-            break
-        except SystemExit:
-            raise  # a board soft-resets; here the interpreter exits, serve restarts it
-        except (KeyboardInterrupt, Exception) as e:
-            sys.print_exception(e)  # as pyexec does for main.py; the REPL follows
-            break
-        except BaseException as e:
-            # The virtual board's own unwinds (reset, brown-out, power cut, end of
-            # the timeline); anything else is reported and the REPL follows.
-            if vb is None:
-                sys.print_exception(e)
-                break
-            if isinstance(e, vb.Stop):
-                vb.finish()
-                print("virtual board: end of the timeline; REPL only")
-                break
-            if isinstance(e, vb.Reset):
-                vb.reset_cause = e.cause
-                vb.emit("reset", cause=e.cause)
-            elif isinstance(e, vb.Brownout):
-                vb.brownout()
-            elif isinstance(e, vb.PowerCut):
-                vb.power_cut()
-            else:
-                sys.print_exception(e)
-                break
-            # a reset empties RAM: the firmware's modules and main.py's globals go
-            for name in list(sys.modules):
-                if name not in keep:
-                    del sys.modules[name]
-            for name in list(g):
-                if name not in ("__name__", "_ds_boot"):
-                    del g[name]
-            kind = "main"  # a hard reset runs main.py again
-    booting[0] = False
-    if vb is not None:
-        vb.repl = True  # from here a reset unwinds to nothing: the interpreter exits
-    if raw:
-        sys.stdout.write("\x00ds-ready\x00")
-
-
-_ds_boot(globals())
-globals().pop("_ds_boot", None)
-'''
 
 
 def _traced(data: bytes) -> str:
@@ -459,8 +273,8 @@ class Server:
         tmp = Path(self._tmp.name)
         (tmp / "timeline.json").write_text(json.dumps(_holstered_timeline(days, self.board_def["PORT"])))
         (tmp / "edges.bin").write_bytes(b"")
-        self.boot_script = tmp / "_dsboot.py"
-        self.boot_script.write_text(BOOT_SCRIPT)
+        # runs in the board's interpreter before its REPL (micropython -i BOOT KIND CAUSE)
+        self.boot_script = paths.VBOARD_MP / "serveboot.py"
         self.env = dict(os.environ)
         self.env.update({
             "MICROPYPATH": os.pathsep.join([str(self.root), str(paths.VBOARD_MP), str(self.board_def.dir)]),
