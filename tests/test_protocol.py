@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from drawsense import protocol
+from drawsense import firmware, protocol
 from drawsense.sim import timeline
-from conftest import FIRMWARE, REPO, TEST_SECRET
+from conftest import FIRMWARE, REPO, TEST_ID, TEST_SECRET
 from vbhelp import quiet, run_main, said
 
 DOC = (REPO / "docs" / "protocol.md").read_text()
@@ -114,7 +114,8 @@ def test_unprovisioned_sensor_says_so_and_sends_nothing(sim):
 
 
 def test_damaged_key_file_is_reported_and_nothing_is_sent(sim):
-    run = sim("draw", secret=b"\x00" * 31 + b"\x01", device_id=b"short")  # 43-byte file: damaged
+    good = firmware.key_file(b"\x00" * 31 + b"\x01", TEST_ID)
+    run = sim("draw", files=((firmware.KEY_FILE, good[:-1]),))  # 43 bytes: damaged
     assert run.adverts() == []
     assert [r for r in run.of("report") if r["words"][0] == "storage"]
 

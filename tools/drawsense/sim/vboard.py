@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from drawsense import boards, paths, protocol
+from drawsense import boards, firmware, paths, protocol
 from drawsense.sim import ports
 from drawsense.sim.events import Event, make
 
@@ -106,6 +106,7 @@ def run(
     adc_calibrated: bool = True,
     faults: list[tuple[str, float]] = (),
     counter_start: int = 0,
+    files: tuple[tuple[str, bytes], ...] = (),
     progress=None,
 ) -> SimResult:
     """Run `scenario` (a drawsense.sim.scenario.Scenario) on the named board.
@@ -124,7 +125,9 @@ def run(
     injects each once at its first chance from at_ms: "flash" (a refused
     flash write), "radio" (gap_advertise raises), "hang" (the firmware's next
     wait never returns). `counter_start` is the counter's first mark, as
-    provisioning writes it (0; near 2**32 to see it run out). `progress(t_ms, total_ms)` is called
+    provisioning writes it (0; near 2**32 to see it run out). `files`,
+    ((name, bytes), ...), are put in the flash at first power-on too, after
+    (so over) the provisioned ones: a damaged key file, say. `progress(t_ms, total_ms)` is called
     as virtual time passes (for long runs)."""
     from drawsense.sim.scenario import timeline_json
 
@@ -152,13 +155,17 @@ def run(
             os.close(os.open(flash, os.O_CREAT | os.O_WRONLY, 0o600))
         env["DRAWSENSE_VB_FLASH"] = str(flash)
         env["DRAWSENSE_VB_FILES"] = ""
+        seeded = dict(files)
         if secret is not None:
+            # what provisioning writes, in the firmware's own formats: the
+            # key, and the counter's mark
+            seeded = {firmware.KEY_FILE: firmware.key_file(secret, device_id),
+                      firmware.CTR_FILE: firmware.counter_file(counter_start & 0xFFFFFFFF), **seeded}
+        if seeded:
             seed = Path(tmp) / "seed"
             seed.mkdir()
-            # what provisioning writes: the key, and the counter's mark at 0
-            (seed / "ds_key.bin").write_bytes(b"DSK1" + secret + device_id)
-            mark = counter_start & 0xFFFFFFFF
-            (seed / "ds_ctr.bin").write_bytes(struct.pack("<II", mark, mark ^ 0xFFFFFFFF))
+            for name, data in seeded.items():
+                (seed / name).write_bytes(data)
             env["DRAWSENSE_VB_FILES"] = str(seed)
         heap_args, heap_env = heap_cmd(heapsize)
         env.update(heap_env)
