@@ -59,7 +59,7 @@ BROWNOUT_MV = 1800
 # A field build sets WDT_MS = 8000: rp2's watchdog counts through
 # lightsleep (ports/rp2/modmachine.c mp_machine_lightsleep keeps it active),
 # so the firmware then light-sleeps at most 4 s at a time and feeds it once
-# a loop pass; a hang resets the board within 8 s (tests/test_recovery.py
+# a loop pass; a hang resets the board within 8 s (tests/firmware/test_recovery.py
 # runs that build).
 WDT_MS = 0
 

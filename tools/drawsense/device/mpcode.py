@@ -1,7 +1,7 @@
 """The code the host runs on a board with `mpremote exec`.
 
 It lives in real MicroPython modules in device/mp/ (compiled with mpy-cross
-by tests/test_device_code.py), not in strings here. The host sends a
+by tests/device/test_device_code.py), not in strings here. The host sends a
 module's source and then one call line that passes the parameters as
 literals; nothing is formatted into the code, and nothing is installed on
 the board (each exec defines the module's functions in the REPL's globals

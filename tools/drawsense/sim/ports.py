@@ -3,7 +3,7 @@
 One TOML file per port (``ports/<port>.toml``), each entry read from the
 port's C source in micropython/micropython and citing file, function and
 commit. The virtual board's fakes check every call against it (``_vb.bind``),
-and ``tests/test_ports.py`` checks the firmware's hardware calls against the
+and ``tests/sim/test_ports.py`` checks the firmware's hardware calls against the
 port of every board that runs it.
 """
 

@@ -1,0 +1,41 @@
+"""Helpers for the provision and bench tests: the CLI run in this process,
+a key store row, a one-line error, and a check that a secret never shows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from drawsense import cli as drawsense_cli
+from drawsense.keystore import KeyStore
+
+needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                 reason="drawsense board serve is Linux-only (its ^C relay reads /proc)")
+
+
+def cli(*argv: str) -> int:
+    """Run `drawsense provision|bench ...` in this process, as the command does."""
+    return drawsense_cli.main(list(argv))
+
+
+def row(keys: Path, name: str):
+    s = KeyStore(keys, create=False)
+    try:
+        d = s.get(name)
+        return None if d is None else (d.name, d.device_id, d.secret, d.last_counter)
+    finally:
+        s.close()
+
+
+def one_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def assert_no_key(text: str, secret: bytes) -> None:
+    assert secret.hex() not in text.lower()
+    assert repr(secret) not in text
+    assert repr(secret)[2:-1] not in text  # the bytes' repr without b'...'
