@@ -19,6 +19,7 @@ from bleak.exc import BleakError
 
 from drawsense.receive import air as airmod
 from drawsense import protocol
+from drawsense.cli.common import fail, note, warn
 from drawsense.keystore import KeyStore, KeyStoreError
 from drawsense.receive.receiver import Receiver
 
@@ -88,8 +89,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
             store = open_store()
             rx = Receiver(store, window=window, wall_t0=wall_t0)
             if not rx.devices:
-                print(f"drawsense: warning: no devices in {store.path}; every advert will be unknown "
-                      f"(add one: drawsense keys add NAME)", file=sys.stderr)
+                warn(f"no devices in {store.path}; every advert will be unknown (add one: drawsense keys add NAME)")
         return rx
 
     def on_advert(device, adv) -> None:
@@ -101,8 +101,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         except (airmod.AirError, KeyStoreError, BrokenPipeError, MemoryError):
             raise
         except Exception as e:
-            print(f"drawsense: error handling an advert from {device.address}: {type(e).__name__}: {e}; "
-                  f"listening on", file=sys.stderr)
+            fail(f"error handling an advert from {device.address}: {type(e).__name__}: {e}; listening on")
 
     def handle(device, adv) -> None:
         mfr = adv.manufacturer_data.get(protocol.COMPANY)
@@ -125,7 +124,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
                 children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
             except (OSError, ValueError) as e:
                 # logged, and listening goes on: the next draw tries again
-                print(f"drawsense: --on-draw could not start for {ev.device}'s {ev.event}: {e}", file=sys.stderr)
+                fail(f"--on-draw could not start for {ev.device}'s {ev.event}: {e}")
 
     try:
         if source is None:
@@ -134,29 +133,25 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
                                                              duration=duration)))
         rx = receiver()  # also when the air held no drawsense advert at all
     except (airmod.AirError, KeyStoreError) as e:
-        print(f"drawsense: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     except BrokenPipeError:
         if rx is not None:
             rx.flush()  # whoever read our output went away: keep what was accepted
         raise
     except (BleakError, OSError) as e:  # no adapter, no BlueZ/D-Bus, adapter off
-        print(f"drawsense: no Bluetooth adapter to listen with ({type(e).__name__}: {e}); check that "
-              f"bluetoothd runs and the adapter is up, or use --air FILE for recorded/simulated air",
-              file=sys.stderr)
-        return 2
+        return fail(f"no Bluetooth adapter to listen with ({type(e).__name__}: {e}); check that bluetoothd runs "
+                    f"and the adapter is up, or use --air FILE for recorded/simulated air")
     except KeyboardInterrupt:
         if rx is None:
             return 130
     try:
         rx.flush()
     except KeyStoreError as e:
-        print(f"drawsense: {e}: replay floors accepted since are not on disk", file=sys.stderr)
-        return 2
+        return fail(f"{e}: replay floors accepted since are not on disk")
     for c in children:
         c.wait()
     c = rx.counts
     rejected = ", ".join(f"{r} {c[r]}" for r in ("forged", "replay", "malformed", "unknown") if c[r]) or "none"
-    print(f"drawsense listen: {c['events']} events from {c['accepted']} verified adverts "
-          f"({c['repeat']} repeats folded); rejected: {rejected}", file=sys.stderr)
+    note(f"drawsense listen: {c['events']} events from {c['accepted']} verified adverts "
+         f"({c['repeat']} repeats folded); rejected: {rejected}")
     return 0
