@@ -180,3 +180,13 @@ def test_sigterm_leaves_no_simulated_device_behind(tmp_path):
     p.send_signal(signal.SIGTERM)
     assert p.wait(30) == 128 + signal.SIGTERM
     assert list(tmp.iterdir()) == [], "a temporary folder (with the device's key) was left behind"
+
+
+def test_a_firmware_run_that_fails_is_one_line_and_exit_1():
+    # the MicroPython it runs on exits at once: what went wrong is the last line
+    for args in (["sim", "--json"], ["power", "--board", "virtual", "--days", "0.01", "--json"]):
+        r = subprocess.run([sys.executable, "-m", "drawsense", *args], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, DRAWSENSE_MICROPYTHON="/bin/false"))
+        assert r.returncode == 1 and r.stdout == "", r.stderr
+        assert r.stderr.strip().splitlines()[-1] == \
+            "drawsense: firmware failed on the virtual board: micropython exited with status 1"

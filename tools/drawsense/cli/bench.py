@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from drawsense.cli.common import fail
+from drawsense.cli.common import fail, port_option
 from drawsense.keystore import default_path
 
 TRIGGER_MS = 1000  # device.bench.TRIGGER_MS, without importing bleak for --help
@@ -27,8 +27,7 @@ EPILOG = ("examples:\n"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", help="the board's serial port, e.g. /dev/ttyACM0 (or the pty 'drawsense board serve' "
-                                  "printed)")
+    port_option(p)
     p.add_argument("--trigger", action="store_true", help=f"send a TEST burst ({TRIGGER_MS} ms) and check it went "
                                                           f"out")
     p.add_argument("--listen", action="store_true",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drawsense import boards
 from drawsense.cli.argtypes import number
-from drawsense.cli.common import fail
+from drawsense.cli.common import fail, simulation_failed
 from drawsense.model import cell, power
 from drawsense.sim import vboard
 
@@ -75,11 +75,8 @@ def run(args: argparse.Namespace) -> int:
                           progress=None if args.json or not sys.stderr.isatty() and not args.progress else _bar)
     except (power.ProfileError, boards.BoardError) as e:
         return fail(str(e))
-    except vboard.FirmwareCrash as e:
-        print(e.detail, file=sys.stderr)
-        return fail(str(e), 1)
-    except subprocess.TimeoutExpired as e:
-        return fail(f"the simulation did not finish within {e.timeout:g} s of wall time (fewer --days?)", 1)
+    except (vboard.FirmwareCrash, subprocess.TimeoutExpired) as e:
+        return simulation_failed(e, "fewer --days?")
     if args.plot:
         try:
             power.plot(res, args.plot)

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from drawsense.cli.common import fail, warn
+from drawsense.cli.common import fail, port_option, warn
 from drawsense.keystore import default_path
 
 HELP = "give a device its secret key and register it in the key store"
@@ -23,8 +23,7 @@ EPILOG = ("examples:\n"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", help="the board's serial port, e.g. /dev/ttyACM0 (or the pty 'drawsense board serve' "
-                                  "printed)")
+    port_option(p)
     p.add_argument("--name", required=True, help="the device's name in the key store")
     p.add_argument("--keys", type=Path, metavar="FILE",
                    help=f"key store (default $DRAWSENSE_KEYS or {default_path()}; created if missing)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from drawsense import boards, paths
 from drawsense.cli.argtypes import fault
-from drawsense.cli.common import fail, note
+from drawsense.cli.common import fail, simulation_failed, note
 from drawsense.keystore import KeyStore, KeyStoreError
 from drawsense.sim import scenario, timeline, vboard
 
@@ -105,11 +105,8 @@ def run(args: argparse.Namespace) -> int:
                             faults=args.inject)
     except paths.RuntimeMissing as e:
         return fail(str(e))
-    except vboard.FirmwareCrash as e:
-        print(e.detail, file=sys.stderr)
-        return fail(str(e), 1)
-    except subprocess.TimeoutExpired as e:
-        return fail(f"the simulation did not finish within {e.timeout:g} s of wall time (a shorter scenario?)", 1)
+    except (vboard.FirmwareCrash, subprocess.TimeoutExpired) as e:
+        return simulation_failed(e, "a shorter scenario?")
     if args.vcd:
         try:
             with open(args.vcd, "w") as f:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Callable
 
+from drawsense.sim.events import Adv, Event
 from drawsense.sim.vboard import SimResult
 
 # A run of pin edges closer together than this is shown as one line (bounce).
@@ -18,7 +19,7 @@ class Burst:
     event: str
     t_ms: float  # the firmware started it
     ms: int  # planned length
-    adverts: list[dict]
+    adverts: list[Adv]
 
     @property
     def first_ms(self) -> float | None:
@@ -131,46 +132,9 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
                                 f"in this burst, from {e['addr']}")
             continue
         flush_pins()
-        if kind == "boot":
-            line(e["t_ms"], f"boot    {e['cause']} on {e['board']}")
-        elif kind == "firmware":
-            cause = e.get("cause", "power-on")
-            after = {"power-on": "", "?": "", "reset": " (after a reset)"}.get(cause, f" (after a {cause} reset)")
-            line(e["t_ms"], f"ready   firmware running{after}, sensor reads {e['state'].lower()}")
-        elif kind == "fault":
-            line(e["t_ms"], f"FAULT   the firmware raised {e['error']}: it reports it and resets")
-        elif kind == "inject":
-            line(e["t_ms"], f"INJECT  a {e['fault']} fault (the virtual board)")
-        elif kind == "wdt":
-            line(e["t_ms"], f"WATCHDOG not fed for {e['timeout_ms']} ms: the chip resets")
-        elif kind == "level":
-            line(e["t_ms"], f"level   debounced: {e['level']}")
-        elif kind == "state":
-            what = f" ({e['event']} event)" if e["event"] != "none" else " (no event)"
-            line(e["t_ms"], f"state   {e['state']}{what}")
-        elif kind == "burst":
-            if e.get("sent", True):
-                line(e["t_ms"], f"burst   {e['event']}: advertising for {e['ms']} ms")
-            else:
-                line(e["t_ms"], f"burst   {e['event']}: not sent (unprovisioned)")
-        elif kind == "reset":
-            line(e["t_ms"], f"reset   {e['cause']}")
-        elif kind == "console":
-            line(e["t_ms"], f"console {e['text']}")
-        elif kind == "crash":
-            line(e["t_ms"], f"CRASH   {e['error']}")
-        elif kind == "brownout":
-            line(e["t_ms"], f"BROWNOUT the cell sagged to {e['cell_mv']} mV under the radio's load: reset")
-        elif kind == "power":
-            line(e["t_ms"], "POWER   cut during a flash write; back at once")
-        elif kind == "report":
-            w = e["words"]
-            if w[0] == "device":
-                line(e["t_ms"], f"device  id {w[1]} (provisioned)")
-            elif w[0] == "unprovisioned":
-                line(e["t_ms"], "device  UNPROVISIONED: no key file, nothing will be sent (drawsense provision)")
-            else:
-                line(e["t_ms"], "report  " + " ".join(w))
+        text = _TEXT.get(kind)
+        if text is not None:
+            line(e["t_ms"], text(e))
     flush_pins()
     s = summary(run)
     lat = ", ".join(f"{x:.1f}" for x in s["draw_latency_ms"]) or "-"
@@ -180,6 +144,43 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
         f"{s['virtual_s']} s simulated in {s['wall_s']} s; asleep {s['asleep_pct']} % of the time, "
         f"{s['wakeups']} wake-ups, {s['pin_edges']} sensor edges\n"
     )
+
+
+def _firmware(e: Event) -> str:
+    cause = e.get("cause", "power-on")
+    after = {"power-on": "", "?": "", "reset": " (after a reset)"}.get(cause, f" (after a {cause} reset)")
+    return f"ready   firmware running{after}, sensor reads {e['state'].lower()}"
+
+
+def _report(e: Event) -> str:
+    w = e["words"]
+    if w[0] == "device":
+        return f"device  id {w[1]} (provisioned)"
+    if w[0] == "unprovisioned":
+        return "device  UNPROVISIONED: no key file, nothing will be sent (drawsense provision)"
+    return "report  " + " ".join(w)
+
+
+# One line of the text timeline per event type (sim/events.py); a type not
+# here (line, irq_lost, irq_storm) is not shown, and pin edges, sleep, wake,
+# radio and adverts are summarised by write_text itself.
+_TEXT: dict[str, Callable[[Event], str]] = {
+    "boot": lambda e: f"boot    {e['cause']} on {e['board']}",
+    "firmware": _firmware,
+    "fault": lambda e: f"FAULT   the firmware raised {e['error']}: it reports it and resets",
+    "inject": lambda e: f"INJECT  a {e['fault']} fault (the virtual board)",
+    "wdt": lambda e: f"WATCHDOG not fed for {e['timeout_ms']} ms: the chip resets",
+    "level": lambda e: f"level   debounced: {e['level']}",
+    "state": lambda e: f"state   {e['state']}" + (f" ({e['event']} event)" if e["event"] != "none" else " (no event)"),
+    "burst": lambda e: (f"burst   {e['event']}: advertising for {e['ms']} ms" if e.get("sent", True)
+                        else f"burst   {e['event']}: not sent (unprovisioned)"),
+    "reset": lambda e: f"reset   {e['cause']}",
+    "console": lambda e: f"console {e['text']}",
+    "crash": lambda e: f"CRASH   {e['error']}",
+    "brownout": lambda e: f"BROWNOUT the cell sagged to {e['cell_mv']} mV under the radio's load: reset",
+    "power": lambda e: "POWER   cut during a flash write; back at once",
+    "report": _report,
+}
 
 
 # ---------------------------------------------------------------- json ----
