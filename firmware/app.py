@@ -8,7 +8,7 @@ import burst
 import events
 import rtcstate
 from battery import Battery
-from detect import DRAWN, FAULT, HOLSTERED, NAMES, Detector
+from detect import DRAWN, FAULT, NAMES, Detector
 from edges import EdgeLog
 
 
@@ -20,16 +20,6 @@ def _earliest(now, *ticks):
             if ms is None or d < ms:
                 ms = d
     return ms
-
-
-class _Saved:
-    """State carried across deep sleep (see rtcstate.py), times in RTC ms."""
-
-    def __init__(self, rec=None):
-        if rec is None:
-            rec = (HOLSTERED, 0, 0, 0, rtcstate.NONE, rtcstate.NONE, rtcstate.NONE, 0, None, None)
-        (self.state, self.flags, self.ctr_next, self.ctr_limit, self.drawn_at, self.remind_at,
-         self.heartbeat_at, self.battery_mv, self.secret, self.device_id) = rec
 
 
 def _ticks_of(rtc_at, rtc_now, now):
@@ -49,7 +39,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     """Run until deep sleep (which restarts main) or forever on light-sleep boards."""
     now = hw.now()
     rtc_now = hw.rtc_ms()
-    saved = saved or _Saved()
+    saved = saved or rtcstate.Record()
     log = EdgeLog()
     hw.arm(log.irq)  # before the radio comes up: edges during it are kept
     out = hw.out()
@@ -72,11 +62,9 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     settled = det.state  # last non-FAULT state, to tell what a fault cleared to
     # faults in a row stay counted until the device has run clean (a burst
     # completed, or it sleeps deep with nothing pending)
-    faulted = saved.flags & rtcstate.FAULTS
-    hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0) | faulted,
-                              counter.next if counter else 0, counter.limit if counter else 0,
-                              saved.drawn_at, saved.remind_at, _rtc_of(heartbeat, now, rtc_now), bat.rest_mv,
-                              saved.secret, saved.device_id))
+    faulted = saved.faults()
+    saved.heartbeat_at = _rtc_of(heartbeat, now, rtc_now)
+    _save(hw, saved, det, bat, counter, faulted)
     if not woke:
         hw.report("boot", hw.board.NAME, NAMES[det.state], hw.reset_cause_name())
         if signer is None:
@@ -138,9 +126,10 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             hw.quiet()
             if faulted:  # ran clean through a burst: the fault count starts over
                 faulted = 0
-                rec = rtcstate.unpack(hw.load_rtc())
+                rec = rtcstate.load(hw.load_rtc())
                 if rec is not None:
-                    hw.save_rtc(rtcstate.with_faults(rec, 0))
+                    rec.set_faults(0)
+                    hw.save_rtc(rec.pack())
             brownout = False  # reported
             if counter:
                 counter.ensure(16)  # top up now, so no later advert waits for flash
@@ -157,12 +146,24 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             rtc_now = hw.rtc_ms()
             if counter:
                 counter.ensure(16)  # so the wake path never writes flash first
-            hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0),
-                                      counter.next if counter else 0, counter.limit if counter else 0,
-                                      _rtc_of(bursts.drawn_at, now, rtc_now), _rtc_of(bursts.remind, now, rtc_now),
-                                      _rtc_of(heartbeat, now, rtc_now), bat.rest_mv, saved.secret, saved.device_id))
+            saved.drawn_at = _rtc_of(bursts.drawn_at, now, rtc_now)
+            saved.remind_at = _rtc_of(bursts.remind, now, rtc_now)
+            saved.heartbeat_at = _rtc_of(heartbeat, now, rtc_now)
+            _save(hw, saved, det, bat, counter, 0)
             hw.deep_sleep(wait, not det.deb.out)  # never returns
         hw.sleep(wait, log)
+
+
+def _save(hw, rec, det, bat, counter, faults):
+    """Write `rec` to RTC memory with the loop's state, battery, counter and
+    fault count (its times are the caller's)."""
+    rec.state = det.state
+    rec.flags = rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0)
+    rec.set_faults(faults)
+    rec.ctr_next = counter.next if counter else 0
+    rec.ctr_limit = counter.limit if counter else 0
+    rec.battery_mv = bat.rest_mv
+    hw.save_rtc(rec.pack())
 
 
 def _send(hw, bursts, signer, counter, bat, brownout, now):
@@ -220,10 +221,12 @@ def main(board, cfg):
             # four times a second (each cold boot writes flash and skips a
             # counter reserve): wait 1 s, 2 s, 4 s ... up to an hour, the
             # count kept in RTC memory until the device runs clean.
-            rec = rtcstate.unpack(hwmod.rtc_load())
-            n = rtcstate.faults(rec)
+            rec = rtcstate.load(hwmod.rtc_load())
+            n = 0
             if rec is not None:
-                hwmod.rtc_save(rtcstate.with_faults(rec, n + 1))
+                n = rec.faults()
+                rec.set_faults(n + 1)
+                hwmod.rtc_save(rec.pack())
             hwmod.pause(min(1000 << n, 3600000))
         finally:
             hwmod.reset()
@@ -235,17 +238,16 @@ def _main(board, cfg, hwmod):
 
     cfg = Timing(cfg, board)
     hw = hwmod.Hardware(board)
-    saved = rtcstate.unpack(hw.load_rtc())
+    saved = rtcstate.load(hw.load_rtc())
     woke = saved is not None and hw.woke_from_deep_sleep()
     # A "power-on" that finds our record in RTC memory was no power-on: the
     # supply sagged (a brownout) and RTC memory survived it.
-    brownout = saved is not None and not woke and hw.power_on_reset() and bool(saved[1] & rtcstate.RUNNING)
+    brownout = saved is not None and not woke and hw.power_on_reset() and bool(saved.flags & rtcstate.RUNNING)
     signer = ctr = None
-    state = _Saved(saved) if saved is not None else None
-    if woke and state is not None and state.secret != bytes(32):
+    if woke and saved is not None and saved.secret != bytes(32):
         # Deep-sleep wake: everything from RTC memory, nothing from flash.
-        signer = advert.Signer(state.secret)
-        ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE, state.ctr_next, state.ctr_limit)
+        signer = advert.Signer(saved.secret)
+        ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE, saved.ctr_next, saved.ctr_limit)
     elif not woke:
         import keyfile
 
@@ -254,10 +256,10 @@ def _main(board, cfg, hwmod):
             if ident is not None:
                 ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE)
                 signer = advert.Signer(ident[0])
-                state = state or _Saved()
-                state.secret, state.device_id = ident
+                saved = saved or rtcstate.Record()
+                saved.secret, saved.device_id = ident
                 hw.report("device", "".join("%02x" % b for b in ident[1]))
         except ValueError as e:  # damaged key or counter file: never guess
             hw.report("storage", str(e).replace(" ", "_"))
             signer = ctr = None
-    run(hw, cfg, signer, ctr, state, woke, brownout)
+    run(hw, cfg, signer, ctr, saved, woke, brownout)
