@@ -55,15 +55,13 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
                   saved.battery_mv)
     bat.at_rest(hw.battery_mv())
     bursts = burst.Bursts(cfg, hw.rand)
-    bursts.restore(_ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now))
-    heartbeat = _ticks_of(saved.heartbeat_at, rtc_now, now)
-    if heartbeat is None:
-        heartbeat = ticks_add(now, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
+    bursts.restore(now, _ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now),
+                   _ticks_of(saved.heartbeat_at, rtc_now, now))
     settled = det.state  # last non-FAULT state, to tell what a fault cleared to
     # faults in a row stay counted until the device has run clean (a burst
     # completed, or it sleeps deep with nothing pending)
     faulted = saved.faults()
-    saved.heartbeat_at = _rtc_of(heartbeat, now, rtc_now)
+    saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
     _save(hw, saved, det, bat, counter, faulted)
     if not woke:
         hw.report("boot", hw.board.NAME, NAMES[det.state], hw.reset_cause_name())
@@ -114,10 +112,6 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             hw.report("state", NAMES[new], events.NAMES[event])
             if event:
                 bursts.start(event, now, det.changed_at)
-        if ticks_diff(now, heartbeat) >= 0:
-            heartbeat = ticks_add(heartbeat, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
-            if not bursts.event:
-                bursts.start(events.HEARTBEAT, now)
         action = bursts.poll(now)
         if action == burst.SEND:
             _send(hw, bursts, signer, counter, bat, brownout, now)
@@ -133,7 +127,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             brownout = False  # reported
             if counter:
                 counter.ensure(16)  # top up now, so no later advert waits for flash
-        wait = _earliest(now, det.due(), bursts.due(), heartbeat)
+        wait = _earliest(now, det.due(), bursts.due())
         if det.state == FAULT and (wait is None or wait > cfg.FAULT_POLL_MS):
             wait = cfg.FAULT_POLL_MS
         if wait is None or wait > cfg.IDLE_MS:
@@ -148,7 +142,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
                 counter.ensure(16)  # so the wake path never writes flash first
             saved.drawn_at = _rtc_of(bursts.drawn_at, now, rtc_now)
             saved.remind_at = _rtc_of(bursts.remind, now, rtc_now)
-            saved.heartbeat_at = _rtc_of(heartbeat, now, rtc_now)
+            saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
             _save(hw, saved, det, bat, counter, 0)
             hw.deep_sleep(wait, not det.deb.out)  # never returns
         hw.sleep(wait, log)

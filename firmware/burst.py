@@ -33,6 +33,7 @@ class Bursts:
         self._until = 0
         self._refresh = 0
         self.remind = None
+        self.heartbeat = None  # tick of the next heartbeat (None: none; see restore)
 
     def start(self, event, now, drawn_at=None):
         """Begin the burst for `event` now (replacing any burst on air)."""
@@ -59,10 +60,16 @@ class Bursts:
         self._until = ticks_add(now, ms)
         self._refresh = now  # due at once: poll() returns SEND
 
-    def restore(self, drawn_at, remind):
-        """Resume after deep sleep: the draw instant and next reminder (ticks or None)."""
+    def restore(self, now, drawn_at=None, remind=None, heartbeat=None):
+        """Begin the schedule at `now`, resuming what deep sleep kept: the
+        draw instant, the next reminder and the next heartbeat (ticks, or
+        None: none kept). Without a kept heartbeat the first is a jittered
+        period from now."""
         self.drawn_at = drawn_at
         self.remind = remind
+        if heartbeat is None:
+            heartbeat = ticks_add(now, jittered(self._cfg.HEARTBEAT_H * 3600000, self._rand))
+        self.heartbeat = heartbeat
 
     def remind_now(self, now):
         """A fault cleared with the gun still out: remind at once, then on
@@ -76,7 +83,11 @@ class Bursts:
         return ticks_diff(now, self.drawn_at)
 
     def poll(self, now):
-        """IDLE, SEND (payload due) or STOP; starts reminders when due."""
+        """IDLE, SEND (payload due) or STOP; starts heartbeats and reminders when due."""
+        if self.heartbeat is not None and ticks_diff(now, self.heartbeat) >= 0:
+            self.heartbeat = ticks_add(self.heartbeat, jittered(self._cfg.HEARTBEAT_H * 3600000, self._rand))
+            if not self.event:  # a burst on air carries the battery already
+                self.start(events.HEARTBEAT, now)
         if self.event and ticks_diff(now, self._until) >= 0:
             self.event = 0
             if self.remind is None or ticks_diff(now, self.remind) < 0:
@@ -96,4 +107,6 @@ class Bursts:
             due = self._refresh if ticks_diff(self._refresh, self._until) < 0 else self._until
         if self.remind is not None and (due is None or ticks_diff(self.remind, due) < 0):
             due = self.remind
+        if self.heartbeat is not None and (due is None or ticks_diff(self.heartbeat, due) < 0):
+            due = self.heartbeat
         return due
