@@ -113,8 +113,8 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             if event:
                 bursts.start(event, now, det.changed_at)
         action = bursts.poll(now)
-        if action == burst.SEND:
-            _send(hw, bursts, signer, counter, bat, brownout, now)
+        if action == burst.SEND or action == burst.START:
+            _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
         elif action == burst.STOP:
             bat.loaded(hw.battery_mv())  # right after sending: the cell under load
             hw.quiet()
@@ -160,9 +160,8 @@ def _save(hw, rec, det, bat, counter, faults):
     hw.save_rtc(rec.pack())
 
 
-def _send(hw, bursts, signer, counter, bat, brownout, now):
-    fresh = bursts.new
-    bursts.new = False
+def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
+    """One payload of the burst on air; `fresh`: its first."""
     if signer is None:
         if fresh:
             hw.report("burst", events.NAMES[bursts.event], "unsent")

@@ -8,6 +8,7 @@ from micropython import const
 IDLE = const(0)
 SEND = const(1)  # (re)start advertising with a fresh payload for self.event
 STOP = const(2)  # stop advertising
+START = const(3)  # as SEND, the first payload of a new burst (a new epoch and address)
 
 
 def jittered(period, rand, part=4):
@@ -29,7 +30,7 @@ class Bursts:
         self.event = 0  # advert event type on air, 0 = radio quiet
         self.drawn_at = None  # tick of the draw (start of the "out" stretch)
         self.length = 0  # ms of the current burst
-        self.new = False
+        self._fresh = False  # started, and poll() has not yet said START
         self._until = 0
         self._refresh = 0
         self.remind = None
@@ -56,9 +57,9 @@ class Bursts:
             ms = cfg.FAULT_BURST_MS
         self.event = event
         self.length = ms
-        self.new = True  # until the caller has announced it
+        self._fresh = True
         self._until = ticks_add(now, ms)
-        self._refresh = now  # due at once: poll() returns SEND
+        self._refresh = now  # due at once: poll() returns START
 
     def restore(self, now, drawn_at=None, remind=None, heartbeat=None):
         """Begin the schedule at `now`, resuming what deep sleep kept: the
@@ -83,7 +84,8 @@ class Bursts:
         return ticks_diff(now, self.drawn_at)
 
     def poll(self, now):
-        """IDLE, SEND (payload due) or STOP; starts heartbeats and reminders when due."""
+        """IDLE, START (a new burst's first payload due), SEND (a payload
+        refresh due) or STOP; starts heartbeats and reminders when due."""
         if self.heartbeat is not None and ticks_diff(now, self.heartbeat) >= 0:
             self.heartbeat = ticks_add(self.heartbeat, jittered(self._cfg.HEARTBEAT_H * 3600000, self._rand))
             if not self.event:  # a burst on air carries the battery already
@@ -97,6 +99,9 @@ class Bursts:
             self.start(events.REMINDER, now)
         if self.event and ticks_diff(now, self._refresh) >= 0:
             self._refresh = ticks_add(now, self._cfg.REFRESH_MS)
+            if self._fresh:
+                self._fresh = False
+                return START
             return SEND
         return IDLE
 

@@ -112,3 +112,42 @@ def test_without_restore_there_is_no_heartbeat():
     b = burst.Bursts(CFG)
     assert b.due() is None
     assert run(b, 0, 10_000, 1000) == []
+
+
+def test_a_burst_opens_with_start_then_refreshes_with_send():
+    b = burst.Bursts(CFG)
+    b.start(events.DRAW, T0, drawn_at=T0)
+    acts = run(b, 0, CFG.BURST_MS + 1)
+    assert acts[0] == (0, burst.START, events.DRAW)
+    assert acts[1:-1] == [(ms, burst.SEND, events.DRAW) for ms in range(CFG.REFRESH_MS, CFG.BURST_MS, CFG.REFRESH_MS)]
+    assert acts[-1] == (CFG.BURST_MS, burst.STOP, 0)
+
+
+def test_every_new_burst_opens_with_start_also_one_that_replaces_a_burst_on_air():
+    b = burst.Bursts(CFG)
+    b.restore(T0, heartbeat=at(60_000))
+    b.start(events.DRAW, T0, drawn_at=T0)
+    acts = run(b, 0, 1000)
+    b.start(events.HOLSTER, at(1000))  # re-holstered while the draw is on air
+    acts += run(b, 1000, 70_000)
+    starts = [(ms, e) for ms, a, e in acts if a == burst.START]
+    assert [e for _, e in starts] == [events.DRAW, events.HOLSTER, events.HEARTBEAT]
+    assert starts[1][0] == 1000 and starts[2][0] == 60_000
+    # between them only SEND and one STOP per burst that ran out
+    assert [a for _, a, _ in acts].count(burst.STOP) == 2
+
+
+def test_a_reminder_started_by_poll_opens_with_start():
+    b = burst.Bursts(CFG)
+    b.start(events.DRAW, T0, drawn_at=T0)
+    acts = run(b, 0, CFG.REMINDER_MS + CFG.REMINDER_BURST_MS + 10)
+    assert (CFG.REMINDER_MS, burst.START, events.REMINDER) in acts
+    assert [a for _, a, e in acts if e == events.REMINDER].count(burst.START) == 1
+
+
+def test_two_starts_before_a_poll_are_one_new_burst():
+    b = burst.Bursts(CFG)
+    b.start(events.DRAW, T0, drawn_at=T0)
+    b.start(events.FAULT, T0)
+    assert b.poll(T0) == burst.START and b.event == events.FAULT
+    assert b.poll(at(CFG.REFRESH_MS)) == burst.SEND
