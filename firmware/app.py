@@ -57,7 +57,6 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     bursts = burst.Bursts(cfg, hw.rand)
     bursts.restore(now, _ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now),
                    _ticks_of(saved.heartbeat_at, rtc_now, now))
-    settled = det.state  # last non-FAULT state, to tell what a fault cleared to
     # faults in a row stay counted until the device has run clean (a burst
     # completed, or it sleeps deep with nothing pending)
     faulted = saved.faults()
@@ -83,35 +82,23 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     while True:
         hw.feed()
         now = hw.now()
-        if det.state == FAULT:
-            det.sample(hw.out(), now)
-        else:
-            n, t, level = log.take()
-            if n:
-                det.edges(n, hw.is_out(level), t)
-            out = hw.out()
-            if out != det.deb.raw:  # an edge the handler saw with a stale level
-                det.edges(1, out, now)
-        was_out = det.deb.out
+        n, t, level = log.take()
+        det.update(now, hw.out(), n, t, hw.is_out(level))
+        was_out = det.out
         new = det.poll(now)
-        if det.deb.out != was_out:
-            hw.report("level", "out" if det.deb.out else "in")
+        if det.out != was_out:
+            hw.report("level", "out" if det.out else "in")
         if new >= 0:
-            event = 0
             if new == FAULT:
-                hw.disarm()
-                event = events.FAULT
+                hw.disarm()  # sampled every FAULT_POLL_MS instead (det.look_by)
             else:
-                if new != settled:
-                    event = events.DRAW if new == DRAWN else events.HOLSTER
-                elif new == DRAWN:
-                    bursts.remind_now(now)
-                settled = new
+                if new == DRAWN and not det.event:
+                    bursts.remind_now(now)  # a fault cleared with the gun still out
                 log.take()  # edges from before the (re-)arm are history
                 hw.arm(log.irq)
-            hw.report("state", NAMES[new], events.NAMES[event])
-            if event:
-                bursts.start(event, now, det.changed_at)
+            hw.report("state", NAMES[new], events.NAMES[det.event])
+            if det.event:
+                bursts.start(det.event, now, det.changed_at)
         action = bursts.poll(now)
         if action == burst.SEND or action == burst.START:
             _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
@@ -127,14 +114,12 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             brownout = False  # reported
             if counter:
                 counter.ensure(16)  # top up now, so no later advert waits for flash
-        wait = _earliest(now, det.due(), bursts.due())
-        if det.state == FAULT and (wait is None or wait > cfg.FAULT_POLL_MS):
-            wait = cfg.FAULT_POLL_MS
+        wait = _earliest(now, det.look_by(now), bursts.due())
         if wait is None or wait > cfg.IDLE_MS:
             wait = cfg.IDLE_MS
         if wait <= 0:
             continue
-        if hw.deep and det.state != FAULT and not bursts.event and det.deb.due() is None:
+        if hw.deep and det.idle and not bursts.event:
             # Nothing pending but timers: sleep deepest, waking on the pin
             # moving away from where it rests, or at the next timer.
             rtc_now = hw.rtc_ms()
@@ -144,7 +129,7 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             saved.remind_at = _rtc_of(bursts.remind, now, rtc_now)
             saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
             _save(hw, saved, det, bat, counter, 0)
-            hw.deep_sleep(wait, not det.deb.out)  # never returns
+            hw.deep_sleep(wait, not det.out)  # never returns
         hw.sleep(wait, log)
 
 
