@@ -12,29 +12,6 @@ from detect import DRAWN, FAULT, NAMES, Detector
 from edges import EdgeLog
 
 
-def _earliest(now, *ticks):
-    ms = None
-    for t in ticks:
-        if t is not None:
-            d = ticks_diff(t, now)
-            if ms is None or d < ms:
-                ms = d
-    return ms
-
-
-def _ticks_of(rtc_at, rtc_now, now):
-    """An RTC-ms instant as a ticks value (None for NONE)."""
-    if rtc_at == rtcstate.NONE:
-        return None
-    d = rtc_at - rtc_now
-    d = max(-(1 << 28), min(d, 1 << 28))  # ticks_add's range; days either way
-    return ticks_add(now, d)
-
-
-def _rtc_of(t, now, rtc_now):
-    return rtcstate.NONE if t is None else rtc_now + ticks_diff(t, now)
-
-
 def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=False):
     """Run until deep sleep (which restarts main) or forever on light-sleep boards."""
     now = hw.now()
@@ -42,26 +19,59 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     saved = saved or rtcstate.Record()
     log = EdgeLog()
     hw.arm(log.irq)  # before the radio comes up: edges during it are kept
-    out = hw.out()
-    if woke:
-        # Woken from deep sleep: the pin that woke us moved at least the
-        # board's boot time ago; count the level from then, but only once it
-        # has also held WAKE_RECHECK_MS since we could first look.
-        det = Detector(cfg, out, ticks_add(now, -hw.board.BOOT_MS), saved.state)
-        det.hold_until(ticks_add(now, cfg.WAKE_RECHECK_MS))
-    else:
-        det = Detector(cfg, out, now)
+    det = _detector(hw, cfg, saved, woke, now)
     bat = Battery(hw.board.BATTERY_LOW_MV, hw.board.BATTERY_CLEAR_MV, bool(saved.flags & rtcstate.LOW),
                   saved.battery_mv)
     bat.at_rest(hw.battery_mv())
     bursts = burst.Bursts(cfg, hw.rand)
     bursts.restore(now, _ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now),
                    _ticks_of(saved.heartbeat_at, rtc_now, now))
+    saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
     # faults in a row stay counted until the device has run clean (a burst
     # completed, or it sleeps deep with nothing pending)
-    faulted = saved.faults()
-    saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
-    _save(hw, saved, det, bat, counter, faulted)
+    _save(hw, saved, det, bat, counter, saved.faults())
+    _boot(hw, det, bursts, signer, counter, woke, brownout, now)
+    while True:
+        hw.feed()
+        now = hw.now()
+        n, t, level = log.take()
+        det.update(now, hw.out(), n, t, hw.is_out(level))
+        was_out = det.out
+        new = det.poll(now)
+        if det.out != was_out:
+            hw.report("level", "out" if det.out else "in")
+        if new >= 0:
+            _transition(hw, det, bursts, log, now)
+        action = bursts.poll(now)
+        if action == burst.STOP:
+            _stopped(hw, bat, counter, saved)
+            brownout = False  # reported
+        elif action != burst.IDLE:
+            _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
+        wait = _ms_until(now, cfg.IDLE_MS, det.look_by(now), bursts.due())
+        if wait <= 0:
+            continue
+        if hw.deep and det.idle and not bursts.event:
+            _deep_sleep(hw, saved, det, bat, counter, bursts, now, wait)  # never returns
+        hw.sleep(wait, log)
+
+
+def _detector(hw, cfg, saved, woke, now):
+    """The state machine, from the line as it reads now."""
+    out = hw.out()
+    if not woke:
+        return Detector(cfg, out, now)
+    # Woken from deep sleep: the pin that woke us moved at least the
+    # board's boot time ago; count the level from then, but only once it
+    # has also held WAKE_RECHECK_MS since we could first look.
+    det = Detector(cfg, out, ticks_add(now, -hw.board.BOOT_MS), saved.state)
+    det.hold_until(ticks_add(now, cfg.WAKE_RECHECK_MS))
+    return det
+
+
+def _boot(hw, det, bursts, signer, counter, woke, brownout, now):
+    """Say how the device came up, bring the radio up, and start the burst
+    a boot with the gun out or after a brownout calls for."""
     if not woke:
         hw.report("boot", hw.board.NAME, NAMES[det.state], hw.reset_cause_name())
         if signer is None:
@@ -79,58 +89,47 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
         bursts.start(events.DRAW, now, now)
     elif brownout:
         bursts.start(events.BOOT, now)
-    while True:
-        hw.feed()
-        now = hw.now()
-        n, t, level = log.take()
-        det.update(now, hw.out(), n, t, hw.is_out(level))
-        was_out = det.out
-        new = det.poll(now)
-        if det.out != was_out:
-            hw.report("level", "out" if det.out else "in")
-        if new >= 0:
-            if new == FAULT:
-                hw.disarm()  # sampled every FAULT_POLL_MS instead (det.look_by)
-            else:
-                if new == DRAWN and not det.event:
-                    bursts.remind_now(now)  # a fault cleared with the gun still out
-                log.take()  # edges from before the (re-)arm are history
-                hw.arm(log.irq)
-            hw.report("state", NAMES[new], events.NAMES[det.event])
-            if det.event:
-                bursts.start(det.event, now, det.changed_at)
-        action = bursts.poll(now)
-        if action == burst.SEND or action == burst.START:
-            _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
-        elif action == burst.STOP:
-            bat.loaded(hw.battery_mv())  # right after sending: the cell under load
-            hw.quiet()
-            if faulted:  # ran clean through a burst: the fault count starts over
-                faulted = 0
-                rec = rtcstate.load(hw.load_rtc())
-                if rec is not None:
-                    rec.set_faults(0)
-                    hw.save_rtc(rec.pack())
-            brownout = False  # reported
-            if counter:
-                counter.ensure(16)  # top up now, so no later advert waits for flash
-        wait = _earliest(now, det.look_by(now), bursts.due())
-        if wait is None or wait > cfg.IDLE_MS:
-            wait = cfg.IDLE_MS
-        if wait <= 0:
-            continue
-        if hw.deep and det.idle and not bursts.event:
-            # Nothing pending but timers: sleep deepest, waking on the pin
-            # moving away from where it rests, or at the next timer.
-            rtc_now = hw.rtc_ms()
-            if counter:
-                counter.ensure(16)  # so the wake path never writes flash first
-            saved.drawn_at = _rtc_of(bursts.drawn_at, now, rtc_now)
-            saved.remind_at = _rtc_of(bursts.remind, now, rtc_now)
-            saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
-            _save(hw, saved, det, bat, counter, 0)
-            hw.deep_sleep(wait, not det.out)  # never returns
-        hw.sleep(wait, log)
+
+
+def _transition(hw, det, bursts, log, now):
+    """The detector entered det.state, which means det.event on air."""
+    if det.state == FAULT:
+        hw.disarm()  # the line is sampled instead (det.look_by)
+    else:
+        if det.state == DRAWN and not det.event:
+            bursts.remind_now(now)  # a fault cleared with the gun still out
+        log.take()  # edges from before the (re-)arm are history
+        hw.arm(log.irq)
+    hw.report("state", NAMES[det.state], events.NAMES[det.event])
+    if det.event:
+        bursts.start(det.event, now, det.changed_at)
+
+
+def _stopped(hw, bat, counter, saved):
+    """A burst has ended: the radio goes quiet."""
+    bat.loaded(hw.battery_mv())  # right after sending: the cell under load
+    hw.quiet()
+    if saved.faults():  # ran clean through a burst: the fault count starts over
+        saved.set_faults(0)
+        rec = rtcstate.load(hw.load_rtc())  # as RTC memory holds it (rp2: none)
+        if rec is not None:
+            rec.set_faults(0)
+            hw.save_rtc(rec.pack())
+    if counter:
+        counter.ensure(16)  # top up now, so no later advert waits for flash
+
+
+def _deep_sleep(hw, saved, det, bat, counter, bursts, now, ms):
+    """Nothing pending but timers: sleep deepest, waking on the pin moving
+    away from where it rests, or at the next timer (ms). Never returns."""
+    rtc_now = hw.rtc_ms()
+    if counter:
+        counter.ensure(16)  # so the wake path never writes flash first
+    saved.drawn_at = _rtc_of(bursts.drawn_at, now, rtc_now)
+    saved.remind_at = _rtc_of(bursts.remind, now, rtc_now)
+    saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
+    _save(hw, saved, det, bat, counter, 0)
+    hw.deep_sleep(ms, not det.out)
 
 
 def _save(hw, rec, det, bat, counter, faults):
@@ -143,6 +142,30 @@ def _save(hw, rec, det, bat, counter, faults):
     rec.ctr_limit = counter.limit if counter else 0
     rec.battery_mv = bat.rest_mv
     hw.save_rtc(rec.pack())
+
+
+def _ms_until(now, most, *ticks):
+    """ms from now to the earliest of ticks (None: not pending), `most` at most."""
+    ms = most
+    for t in ticks:
+        if t is not None:
+            d = ticks_diff(t, now)
+            if d < ms:
+                ms = d
+    return ms
+
+
+def _ticks_of(rtc_at, rtc_now, now):
+    """An RTC-ms instant as a ticks value (None for NONE)."""
+    if rtc_at == rtcstate.NONE:
+        return None
+    d = rtc_at - rtc_now
+    d = max(-(1 << 28), min(d, 1 << 28))  # ticks_add's range; days either way
+    return ticks_add(now, d)
+
+
+def _rtc_of(t, now, rtc_now):
+    return rtcstate.NONE if t is None else rtc_now + ticks_diff(t, now)
 
 
 def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
