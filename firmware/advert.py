@@ -5,8 +5,8 @@
 #   0   1   AD length 24
 #   1   1   AD type 0xFF (manufacturer specific data)
 #   2   2   company 0xFFFF, LE (Bluetooth SIG: for tests until an ID is assigned)
-#   4   1   version << 4 | counter & 0x0F
-#   5   4   hint: AES-128(K_hint, "DSH1" | epoch u32 BE | 8 x 00)[0:4], epoch = counter >> 4
+#   4   1   version << 4 | counter & 0x0F (counter.EPOCH_MASK)
+#   5   4   hint: AES-128(K_hint, "DSH1" | epoch u32 BE | 8 x 00)[0:4], epoch = counter >> 4 (counter.EPOCH_BITS)
 #   9   8   AES-CCM ciphertext of: event u8 | flags u8 | battery mV u16 BE | ms since draw u32 BE
 #   17  8   CCM tag (M = 8, L = 2); nonce "DSN1" | counter u32 BE | 5 x 00; AAD = bytes 4..8
 # Only the key holder can read the fields, find the device from the hint, or
@@ -14,6 +14,7 @@
 import struct
 
 from ccm import CCM
+from counter import EPOCH_BITS, EPOCH_MASK
 from events import NO_DRAW
 from micropython import const
 
@@ -48,7 +49,8 @@ class Signer:
             raise ValueError("counter out of range: re-key the device")
         if since_draw_ms < 0 or since_draw_ms > NO_DRAW:
             since_draw_ms = NO_DRAW
-        head = bytes((LEN - 1, 0xFF, 0xFF, 0xFF, (VERSION << 4) | (counter & 0x0F))) + self.hint(counter >> 4)
+        head = bytes((LEN - 1, 0xFF, 0xFF, 0xFF, (VERSION << 4) | (counter & EPOCH_MASK)))
+        head += self.hint(counter >> EPOCH_BITS)
         struct.pack_into(">I", self._nonce, 4, counter)
         body = struct.pack(">BBHI", event, flags, battery_mv, since_draw_ms)
         return head + self._ccm.seal(bytes(self._nonce), head[4:], body)

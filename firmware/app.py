@@ -8,75 +8,70 @@ import burst
 import events
 import rtcstate
 from battery import Battery
-from detect import DRAWN, FAULT, HOLSTERED, NAMES, Detector
+from detect import DRAWN, FAULT, NAMES, Detector
 from edges import EdgeLog
-
-
-def _earliest(now, *ticks):
-    ms = None
-    for t in ticks:
-        if t is not None:
-            d = ticks_diff(t, now)
-            if ms is None or d < ms:
-                ms = d
-    return ms
-
-
-class _Saved:
-    """State carried across deep sleep (see rtcstate.py), times in RTC ms."""
-
-    def __init__(self, rec=None):
-        if rec is None:
-            rec = (HOLSTERED, 0, 0, 0, rtcstate.NONE, rtcstate.NONE, rtcstate.NONE, 0, None, None)
-        (self.state, self.flags, self.ctr_next, self.ctr_limit, self.drawn_at, self.remind_at,
-         self.heartbeat_at, self.battery_mv, self.secret, self.device_id) = rec
-
-
-def _ticks_of(rtc_at, rtc_now, now):
-    """An RTC-ms instant as a ticks value (None for NONE)."""
-    if rtc_at == rtcstate.NONE:
-        return None
-    d = rtc_at - rtc_now
-    d = max(-(1 << 28), min(d, 1 << 28))  # ticks_add's range; days either way
-    return ticks_add(now, d)
-
-
-def _rtc_of(t, now, rtc_now):
-    return rtcstate.NONE if t is None else rtc_now + ticks_diff(t, now)
 
 
 def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=False):
     """Run until deep sleep (which restarts main) or forever on light-sleep boards."""
     now = hw.now()
     rtc_now = hw.rtc_ms()
-    saved = saved or _Saved()
+    saved = saved or rtcstate.Record()
     log = EdgeLog()
     hw.arm(log.irq)  # before the radio comes up: edges during it are kept
-    out = hw.out()
-    if woke:
-        # Woken from deep sleep: the pin that woke us moved at least the
-        # board's boot time ago; count the level from then, but only once it
-        # has also held WAKE_RECHECK_MS since we could first look.
-        det = Detector(cfg, out, ticks_add(now, -hw.board.BOOT_MS), saved.state)
-        det.hold_until(ticks_add(now, cfg.WAKE_RECHECK_MS))
-    else:
-        det = Detector(cfg, out, now)
+    det = _detector(hw, cfg, saved, woke, now)
     bat = Battery(hw.board.BATTERY_LOW_MV, hw.board.BATTERY_CLEAR_MV, bool(saved.flags & rtcstate.LOW),
                   saved.battery_mv)
     bat.at_rest(hw.battery_mv())
     bursts = burst.Bursts(cfg, hw.rand)
-    bursts.restore(_ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now))
-    heartbeat = _ticks_of(saved.heartbeat_at, rtc_now, now)
-    if heartbeat is None:
-        heartbeat = ticks_add(now, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
-    settled = det.state  # last non-FAULT state, to tell what a fault cleared to
+    bursts.restore(now, _ticks_of(saved.drawn_at, rtc_now, now), _ticks_of(saved.remind_at, rtc_now, now),
+                   _ticks_of(saved.heartbeat_at, rtc_now, now))
+    saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
     # faults in a row stay counted until the device has run clean (a burst
     # completed, or it sleeps deep with nothing pending)
-    faulted = saved.flags & rtcstate.FAULTS
-    hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0) | faulted,
-                              counter.next if counter else 0, counter.limit if counter else 0,
-                              saved.drawn_at, saved.remind_at, _rtc_of(heartbeat, now, rtc_now), bat.rest_mv,
-                              saved.secret, saved.device_id))
+    _save(hw, saved, det, bat, counter, saved.faults())
+    _boot(hw, det, bursts, signer, counter, woke, brownout, now)
+    while True:
+        hw.feed()
+        now = hw.now()
+        n, t, level = log.take()
+        det.update(now, hw.out(), n, t, hw.is_out(level))
+        was_out = det.out
+        new = det.poll(now)
+        if det.out != was_out:
+            hw.report("level", "out" if det.out else "in")
+        if new >= 0:
+            _transition(hw, det, bursts, log, now)
+        action = bursts.poll(now)
+        if action == burst.STOP:
+            _stopped(hw, bat, counter, saved)
+            brownout = False  # reported
+        elif action != burst.IDLE:
+            _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
+        wait = _ms_until(now, cfg.IDLE_MS, det.look_by(now), bursts.due())
+        if wait <= 0:
+            continue
+        if hw.deep and det.idle and not bursts.event:
+            _deep_sleep(hw, saved, det, bat, counter, bursts, now, wait)  # never returns
+        hw.sleep(wait, log)
+
+
+def _detector(hw, cfg, saved, woke, now):
+    """The state machine, from the line as it reads now."""
+    out = hw.out()
+    if not woke:
+        return Detector(cfg, out, now)
+    # Woken from deep sleep: the pin that woke us moved at least the
+    # board's boot time ago; count the level from then, but only once it
+    # has also held WAKE_RECHECK_MS since we could first look.
+    det = Detector(cfg, out, ticks_add(now, -hw.board.BOOT_MS), saved.state)
+    det.hold_until(ticks_add(now, cfg.WAKE_RECHECK_MS))
+    return det
+
+
+def _boot(hw, det, bursts, signer, counter, woke, brownout, now):
+    """Say how the device came up, bring the radio up, and start the burst
+    a boot with the gun out or after a brownout calls for."""
     if not woke:
         hw.report("boot", hw.board.NAME, NAMES[det.state], hw.reset_cause_name())
         if signer is None:
@@ -94,80 +89,87 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
         bursts.start(events.DRAW, now, now)
     elif brownout:
         bursts.start(events.BOOT, now)
-    while True:
-        hw.feed()
-        now = hw.now()
-        if det.state == FAULT:
-            det.sample(hw.out(), now)
-        else:
-            n, t, level = log.take()
-            if n:
-                det.edges(n, hw.is_out(level), t)
-            out = hw.out()
-            if out != det.deb.raw:  # an edge the handler saw with a stale level
-                det.edges(1, out, now)
-        was_out = det.deb.out
-        new = det.poll(now)
-        if det.deb.out != was_out:
-            hw.report("level", "out" if det.deb.out else "in")
-        if new >= 0:
-            event = 0
-            if new == FAULT:
-                hw.disarm()
-                event = events.FAULT
-            else:
-                if new != settled:
-                    event = events.DRAW if new == DRAWN else events.HOLSTER
-                elif new == DRAWN:
-                    bursts.remind_now(now)
-                settled = new
-                log.take()  # edges from before the (re-)arm are history
-                hw.arm(log.irq)
-            hw.report("state", NAMES[new], events.NAMES[event])
-            if event:
-                bursts.start(event, now, det.changed_at)
-        if ticks_diff(now, heartbeat) >= 0:
-            heartbeat = ticks_add(heartbeat, burst.jittered(cfg.HEARTBEAT_H * 3600000, hw.rand))
-            if not bursts.event:
-                bursts.start(events.HEARTBEAT, now)
-        action = bursts.poll(now)
-        if action == burst.SEND:
-            _send(hw, bursts, signer, counter, bat, brownout, now)
-        elif action == burst.STOP:
-            bat.loaded(hw.battery_mv())  # right after sending: the cell under load
-            hw.quiet()
-            if faulted:  # ran clean through a burst: the fault count starts over
-                faulted = 0
-                rec = rtcstate.unpack(hw.load_rtc())
-                if rec is not None:
-                    hw.save_rtc(rtcstate.with_faults(rec, 0))
-            brownout = False  # reported
-            if counter:
-                counter.ensure(16)  # top up now, so no later advert waits for flash
-        wait = _earliest(now, det.due(), bursts.due(), heartbeat)
-        if det.state == FAULT and (wait is None or wait > cfg.FAULT_POLL_MS):
-            wait = cfg.FAULT_POLL_MS
-        if wait is None or wait > cfg.IDLE_MS:
-            wait = cfg.IDLE_MS
-        if wait <= 0:
-            continue
-        if hw.deep and det.state != FAULT and not bursts.event and det.deb.due() is None:
-            # Nothing pending but timers: sleep deepest, waking on the pin
-            # moving away from where it rests, or at the next timer.
-            rtc_now = hw.rtc_ms()
-            if counter:
-                counter.ensure(16)  # so the wake path never writes flash first
-            hw.save_rtc(rtcstate.pack(det.state, rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0),
-                                      counter.next if counter else 0, counter.limit if counter else 0,
-                                      _rtc_of(bursts.drawn_at, now, rtc_now), _rtc_of(bursts.remind, now, rtc_now),
-                                      _rtc_of(heartbeat, now, rtc_now), bat.rest_mv, saved.secret, saved.device_id))
-            hw.deep_sleep(wait, not det.deb.out)  # never returns
-        hw.sleep(wait, log)
 
 
-def _send(hw, bursts, signer, counter, bat, brownout, now):
-    fresh = bursts.new
-    bursts.new = False
+def _transition(hw, det, bursts, log, now):
+    """The detector entered det.state, which means det.event on air."""
+    if det.state == FAULT:
+        hw.disarm()  # the line is sampled instead (det.look_by)
+    else:
+        if det.state == DRAWN and not det.event:
+            bursts.remind_now(now)  # a fault cleared with the gun still out
+        log.take()  # edges from before the (re-)arm are history
+        hw.arm(log.irq)
+    hw.report("state", NAMES[det.state], events.NAMES[det.event])
+    if det.event:
+        bursts.start(det.event, now, det.changed_at)
+
+
+def _stopped(hw, bat, counter, saved):
+    """A burst has ended: the radio goes quiet."""
+    bat.loaded(hw.battery_mv())  # right after sending: the cell under load
+    hw.quiet()
+    if saved.faults():  # ran clean through a burst: the fault count starts over
+        saved.set_faults(0)
+        rec = rtcstate.load(hw.load_rtc())  # as RTC memory holds it (rp2: none)
+        if rec is not None:
+            rec.set_faults(0)
+            hw.save_rtc(rec.pack())
+    if counter:
+        counter.ensure(16)  # top up now, so no later advert waits for flash
+
+
+def _deep_sleep(hw, saved, det, bat, counter, bursts, now, ms):
+    """Nothing pending but timers: sleep deepest, waking on the pin moving
+    away from where it rests, or at the next timer (ms). Never returns."""
+    rtc_now = hw.rtc_ms()
+    if counter:
+        counter.ensure(16)  # so the wake path never writes flash first
+    saved.drawn_at = _rtc_of(bursts.drawn_at, now, rtc_now)
+    saved.remind_at = _rtc_of(bursts.remind, now, rtc_now)
+    saved.heartbeat_at = _rtc_of(bursts.heartbeat, now, rtc_now)
+    _save(hw, saved, det, bat, counter, 0)
+    hw.deep_sleep(ms, not det.out)
+
+
+def _save(hw, rec, det, bat, counter, faults):
+    """Write `rec` to RTC memory with the loop's state, battery, counter and
+    fault count (its times are the caller's)."""
+    rec.state = det.state
+    rec.flags = rtcstate.RUNNING | (rtcstate.LOW if bat.low else 0)
+    rec.set_faults(faults)
+    rec.ctr_next = counter.next if counter else 0
+    rec.ctr_limit = counter.limit if counter else 0
+    rec.battery_mv = bat.rest_mv
+    hw.save_rtc(rec.pack())
+
+
+def _ms_until(now, most, *ticks):
+    """ms from now to the earliest of ticks (None: not pending), `most` at most."""
+    ms = most
+    for t in ticks:
+        if t is not None:
+            d = ticks_diff(t, now)
+            if d < ms:
+                ms = d
+    return ms
+
+
+def _ticks_of(rtc_at, rtc_now, now):
+    """An RTC-ms instant as a ticks value (None for NONE)."""
+    if rtc_at == rtcstate.NONE:
+        return None
+    d = rtc_at - rtc_now
+    d = max(-(1 << 28), min(d, 1 << 28))  # ticks_add's range; days either way
+    return ticks_add(now, d)
+
+
+def _rtc_of(t, now, rtc_now):
+    return rtcstate.NONE if t is None else rtc_now + ticks_diff(t, now)
+
+
+def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
+    """One payload of the burst on air; `fresh`: its first."""
     if signer is None:
         if fresh:
             hw.report("burst", events.NAMES[bursts.event], "unsent")
@@ -220,10 +222,12 @@ def main(board, cfg):
             # four times a second (each cold boot writes flash and skips a
             # counter reserve): wait 1 s, 2 s, 4 s ... up to an hour, the
             # count kept in RTC memory until the device runs clean.
-            rec = rtcstate.unpack(hwmod.rtc_load())
-            n = rtcstate.faults(rec)
+            rec = rtcstate.load(hwmod.rtc_load())
+            n = 0
             if rec is not None:
-                hwmod.rtc_save(rtcstate.with_faults(rec, n + 1))
+                n = rec.faults()
+                rec.set_faults(n + 1)
+                hwmod.rtc_save(rec.pack())
             hwmod.pause(min(1000 << n, 3600000))
         finally:
             hwmod.reset()
@@ -235,17 +239,16 @@ def _main(board, cfg, hwmod):
 
     cfg = Timing(cfg, board)
     hw = hwmod.Hardware(board)
-    saved = rtcstate.unpack(hw.load_rtc())
+    saved = rtcstate.load(hw.load_rtc())
     woke = saved is not None and hw.woke_from_deep_sleep()
     # A "power-on" that finds our record in RTC memory was no power-on: the
     # supply sagged (a brownout) and RTC memory survived it.
-    brownout = saved is not None and not woke and hw.power_on_reset() and bool(saved[1] & rtcstate.RUNNING)
+    brownout = saved is not None and not woke and hw.power_on_reset() and bool(saved.flags & rtcstate.RUNNING)
     signer = ctr = None
-    state = _Saved(saved) if saved is not None else None
-    if woke and state is not None and state.secret != bytes(32):
+    if woke and saved is not None and saved.secret != bytes(32):
         # Deep-sleep wake: everything from RTC memory, nothing from flash.
-        signer = advert.Signer(state.secret)
-        ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE, state.ctr_next, state.ctr_limit)
+        signer = advert.Signer(saved.secret)
+        ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE, saved.ctr_next, saved.ctr_limit)
     elif not woke:
         import keyfile
 
@@ -254,10 +257,10 @@ def _main(board, cfg, hwmod):
             if ident is not None:
                 ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE)
                 signer = advert.Signer(ident[0])
-                state = state or _Saved()
-                state.secret, state.device_id = ident
+                saved = saved or rtcstate.Record()
+                saved.secret, saved.device_id = ident
                 hw.report("device", "".join("%02x" % b for b in ident[1]))
         except ValueError as e:  # damaged key or counter file: never guess
             hw.report("storage", str(e).replace(" ", "_"))
             signer = ctr = None
-    run(hw, cfg, signer, ctr, state, woke, brownout)
+    run(hw, cfg, signer, ctr, saved, woke, brownout)

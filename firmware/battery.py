@@ -1,7 +1,4 @@
 # Battery state from the cell's voltage: pure logic, no ADC here.
-from micropython import const
-
-_NONE = const(0)
 
 
 class Battery:
@@ -18,7 +15,6 @@ class Battery:
         self.clear_mv = clear_mv
         self.low = low
         self.rest_mv = rest_mv  # last reading at rest (what adverts report)
-        self.loaded_mv = _NONE
 
     def at_rest(self, mv):
         if mv:
@@ -27,7 +23,6 @@ class Battery:
                 self.low = False
 
     def loaded(self, mv):
-        if mv:
-            self.loaded_mv = mv
-            if mv < self.low_mv:
-                self.low = True
+        """A reading right after a transmission (0: unknown, as from hw.battery_mv)."""
+        if mv and mv < self.low_mv:
+            self.low = True

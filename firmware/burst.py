@@ -8,6 +8,7 @@ from micropython import const
 IDLE = const(0)
 SEND = const(1)  # (re)start advertising with a fresh payload for self.event
 STOP = const(2)  # stop advertising
+START = const(3)  # as SEND, the first payload of a new burst (a new epoch and address)
 
 
 def jittered(period, rand, part=4):
@@ -29,10 +30,11 @@ class Bursts:
         self.event = 0  # advert event type on air, 0 = radio quiet
         self.drawn_at = None  # tick of the draw (start of the "out" stretch)
         self.length = 0  # ms of the current burst
-        self.new = False
+        self._fresh = False  # started, and poll() has not yet said START
         self._until = 0
         self._refresh = 0
         self.remind = None
+        self.heartbeat = None  # tick of the next heartbeat (None: none; see restore)
 
     def start(self, event, now, drawn_at=None):
         """Begin the burst for `event` now (replacing any burst on air)."""
@@ -55,14 +57,20 @@ class Bursts:
             ms = cfg.FAULT_BURST_MS
         self.event = event
         self.length = ms
-        self.new = True  # until the caller has announced it
+        self._fresh = True
         self._until = ticks_add(now, ms)
-        self._refresh = now  # due at once: poll() returns SEND
+        self._refresh = now  # due at once: poll() returns START
 
-    def restore(self, drawn_at, remind):
-        """Resume after deep sleep: the draw instant and next reminder (ticks or None)."""
+    def restore(self, now, drawn_at=None, remind=None, heartbeat=None):
+        """Begin the schedule at `now`, resuming what deep sleep kept: the
+        draw instant, the next reminder and the next heartbeat (ticks, or
+        None: none kept). Without a kept heartbeat the first is a jittered
+        period from now."""
         self.drawn_at = drawn_at
         self.remind = remind
+        if heartbeat is None:
+            heartbeat = ticks_add(now, jittered(self._cfg.HEARTBEAT_H * 3600000, self._rand))
+        self.heartbeat = heartbeat
 
     def remind_now(self, now):
         """A fault cleared with the gun still out: remind at once, then on
@@ -76,7 +84,12 @@ class Bursts:
         return ticks_diff(now, self.drawn_at)
 
     def poll(self, now):
-        """IDLE, SEND (payload due) or STOP; starts reminders when due."""
+        """IDLE, START (a new burst's first payload due), SEND (a payload
+        refresh due) or STOP; starts heartbeats and reminders when due."""
+        if self.heartbeat is not None and ticks_diff(now, self.heartbeat) >= 0:
+            self.heartbeat = ticks_add(self.heartbeat, jittered(self._cfg.HEARTBEAT_H * 3600000, self._rand))
+            if not self.event:  # a burst on air carries the battery already
+                self.start(events.HEARTBEAT, now)
         if self.event and ticks_diff(now, self._until) >= 0:
             self.event = 0
             if self.remind is None or ticks_diff(now, self.remind) < 0:
@@ -86,6 +99,9 @@ class Bursts:
             self.start(events.REMINDER, now)
         if self.event and ticks_diff(now, self._refresh) >= 0:
             self._refresh = ticks_add(now, self._cfg.REFRESH_MS)
+            if self._fresh:
+                self._fresh = False
+                return START
             return SEND
         return IDLE
 
@@ -96,4 +112,6 @@ class Bursts:
             due = self._refresh if ticks_diff(self._refresh, self._until) < 0 else self._until
         if self.remind is not None and (due is None or ticks_diff(self.remind, due) < 0):
             due = self.remind
+        if self.heartbeat is not None and (due is None or ticks_diff(self.heartbeat, due) < 0):
+            due = self.heartbeat
         return due

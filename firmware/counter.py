@@ -11,8 +11,11 @@ import struct
 from micropython import const
 
 PATH = "ds_ctr.bin"
-EPOCH_BITS = const(4)  # counter >> 4 is the burst epoch (the hint rotates with it)
-_EPOCH_MASK = const(15)
+# counter >> EPOCH_BITS is the burst epoch (the advert's hint rotates with
+# it); the low EPOCH_BITS go on air as they are (advert.py): a burst has at
+# most 2**EPOCH_BITS payloads. The advert format has a nibble for them.
+EPOCH_BITS = const(4)
+EPOCH_MASK = const((1 << EPOCH_BITS) - 1)
 LAST = const(0xFFFFFFFF)
 
 
@@ -92,5 +95,5 @@ class Counter:
         payloads share one epoch and no two bursts do. Never past LAST: at
         the end the next value is LAST, which take() refuses (2**32 would not
         fit the RTC record's 32 bits and come back as 0, a used nonce)."""
-        if self.next & _EPOCH_MASK:
-            self.next = min((self.next | _EPOCH_MASK) + 1, LAST)
+        if self.next & EPOCH_MASK:
+            self.next = min((self.next | EPOCH_MASK) + 1, LAST)

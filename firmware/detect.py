@@ -2,6 +2,7 @@
 # counts. No hardware imports; times are ticks_ms values.
 from time import ticks_add, ticks_diff
 
+import events
 from debounce import Debouncer
 from micropython import const
 
@@ -15,7 +16,8 @@ class Detector:
     """HOLSTERED <-> DRAWN on debounced levels; FAULT on an edge storm.
 
     step functions return the new state on a transition, else -1, so the
-    caller sees exactly one transition per change.
+    caller sees exactly one transition per change; `event` then says what
+    it means on air.
     """
 
     def __init__(self, cfg, out, now, state=-1):
@@ -24,9 +26,11 @@ class Detector:
         self._cfg = cfg
         if state < 0:
             state = DRAWN if out else HOLSTERED
-        self.deb = Debouncer(cfg.DRAW_CONFIRM_MS, cfg.HOLSTER_CONFIRM_MS, state == DRAWN, now)
-        self.deb.edge(out, now)
+        self._deb = Debouncer(cfg.DRAW_CONFIRM_MS, cfg.HOLSTER_CONFIRM_MS, state == DRAWN, now)
+        self._deb.edge(out, now)
         self.state = state
+        self.event = 0  # the latest transition's advert event (see _go)
+        self._settled = state  # the latest state but FAULT: what a fault cleared back to
         self.changed_at = now  # tick the current level began (raw edge time)
         self._win_start = now
         self._win_edges = 0
@@ -34,6 +38,28 @@ class Detector:
 
     def hold_until(self, t):
         self._hold = t
+
+    @property
+    def out(self):
+        """The debounced level: True = the sensor reads "out"."""
+        return self._deb.out
+
+    @property
+    def idle(self):
+        """Nothing to wait for: no fault, and no level waiting to count."""
+        return self.state != FAULT and self._deb.due() is None
+
+    def update(self, now, out, n=0, t=0, edge_out=False):
+        """What the line did: it reads `out` at tick `now`, and the pin IRQ
+        counted n edges since the last call, the latest at tick t leaving it
+        `edge_out`. In FAULT the IRQ is off and the line is sampled instead:
+        the edges are stale and a changed reading counts as an edge.
+        Otherwise a reading that differs from the latest edge's level is an
+        edge the handler saw with a stale level."""
+        if n and self.state != FAULT:
+            self.edges(n, edge_out, t)
+        if out != self._deb.raw:
+            self.edges(1, out, now)
 
     def edges(self, n, out, t):
         """n raw edges happened, the latest at tick t leaving the line `out`."""
@@ -43,17 +69,17 @@ class Detector:
                 self._win_start = t
                 self._win_edges = 0
             self._win_edges += n
-        self.deb.edge(out, t)
+        self._deb.edge(out, t)
 
     def sample(self, out, now):
         """A polled reading (FAULT mode, pin IRQ off): a change is an edge."""
-        if out != self.deb.raw:
-            self.deb.edge(out, now)
+        if out != self._deb.raw:
+            self._deb.edge(out, now)
 
     def poll(self, now):
         """Advance to `now`; return the new state on a transition, else -1."""
         cfg = self._cfg
-        deb = self.deb
+        deb = self._deb
         if self._hold is not None:
             if ticks_diff(now, self._hold) < 0:
                 return -1
@@ -86,12 +112,32 @@ class Detector:
     def due(self):
         """Tick of the next time poll() could act, or None."""
         if self.state == FAULT:
-            return ticks_add(self.deb.since, self._cfg.FAULT_CLEAR_MS)
-        due = self.deb.due()
+            return ticks_add(self._deb.since, self._cfg.FAULT_CLEAR_MS)
+        due = self._deb.due()
         if due is not None and self._hold is not None and ticks_diff(self._hold, due) > 0:
             return self._hold
         return due
 
+    def look_by(self, now):
+        """Tick by which update() and poll() must run again, or None: due(),
+        and in FAULT (pin IRQ off, the line sampled) FAULT_POLL_MS from now."""
+        due = self.due()
+        if self.state == FAULT:
+            sample = ticks_add(now, self._cfg.FAULT_POLL_MS)
+            if ticks_diff(sample, due) < 0:
+                return sample
+        return due
+
     def _go(self, state):
+        # What the transition means on air: a fault, a draw or a holster;
+        # none (0) when a fault clears back to the state held before it,
+        # which was reported already (a resume).
+        if state == FAULT:
+            self.event = events.FAULT
+        elif state == self._settled:
+            self.event = 0
+        else:
+            self.event = events.DRAW if state == DRAWN else events.HOLSTER
+            self._settled = state
         self.state = state
         return state

@@ -28,38 +28,53 @@ def _check(body):
     return hashlib.sha256(body).digest()[:_CHECK]
 
 
-def pack(state, flags, ctr_next, ctr_limit, drawn_at, remind_at, heartbeat_at, battery_mv, secret, device_id):
-    if not (0 <= ctr_next <= _LAST and 0 <= ctr_limit <= _LAST):
-        # a 32-bit field would wrap a counter past its end back to 0: the
-        # nonce of the first advert again. Never written; the caller's bug.
-        raise ValueError("counter out of range")
-    body = struct.pack(_FMT, _MAGIC, state, flags, ctr_next, ctr_limit, drawn_at, remind_at, heartbeat_at,
-                       battery_mv, secret or bytes(32), device_id or bytes(8))
-    return body + _check(body)
+class Record:
+    """The fields of the record, times in RTC ms (NONE: nothing pending).
+    The defaults are a device with nothing saved: holstered (detect.HOLSTERED),
+    no draw, reminder or heartbeat pending, no secret."""
+
+    def __init__(self, state=0, flags=0, ctr_next=0, ctr_limit=0, drawn_at=NONE, remind_at=NONE,
+                 heartbeat_at=NONE, battery_mv=0, secret=None, device_id=None):
+        self.state = state  # detect.HOLSTERED/DRAWN/FAULT
+        self.flags = flags  # RUNNING | LOW | fault count (FAULTS)
+        self.ctr_next = ctr_next  # counter.Counter's next and limit
+        self.ctr_limit = ctr_limit
+        self.drawn_at = drawn_at
+        self.remind_at = remind_at
+        self.heartbeat_at = heartbeat_at
+        self.battery_mv = battery_mv  # at rest (battery.Battery.rest_mv)
+        self.secret = secret  # advert.SECRET_LEN bytes, None: unprovisioned
+        self.device_id = device_id  # 8 bytes or None
+
+    def pack(self):
+        """The bytes for RTC memory."""
+        if not (0 <= self.ctr_next <= _LAST and 0 <= self.ctr_limit <= _LAST):
+            # a 32-bit field would wrap a counter past its end back to 0: the
+            # nonce of the first advert again. Never written; the caller's bug.
+            raise ValueError("counter out of range")
+        body = struct.pack(_FMT, _MAGIC, self.state, self.flags, self.ctr_next, self.ctr_limit, self.drawn_at,
+                           self.remind_at, self.heartbeat_at, self.battery_mv, self.secret or bytes(32),
+                           self.device_id or bytes(8))
+        return body + _check(body)
+
+    def faults(self):
+        """Faults in a row since the device last ran clean."""
+        return (self.flags & FAULTS) >> 2
+
+    def set_faults(self, n):
+        self.flags = (self.flags & ~FAULTS) | (min(n, 15) << 2)
 
 
-def faults(rec):
-    """Faults in a row recorded in `rec` (an unpack() tuple, or None)."""
-    return (rec[1] & FAULTS) >> 2 if rec else 0
-
-
-def with_faults(rec, n):
-    """The packed record `rec` with its fault count set to n (0-15)."""
-    rec = list(rec)
-    rec[1] = (rec[1] & ~FAULTS) | (min(n, 15) << 2)
-    return pack(*rec)
-
-
-def unpack(data):
-    """The saved tuple (without the magic), or None if RTC memory holds no
-    record, or a damaged one."""
+def load(data):
+    """The Record in `data` (RTC memory), or None if it holds no record, or
+    a damaged one."""
     if len(data) != _SIZE + _CHECK or data[:4] != _MAGIC:
         return None
     body = data[:_SIZE]
     if _check(body) != data[_SIZE:]:
         return None
-    rec = struct.unpack(_FMT, body)[1:]
-    state, flags, battery_mv = rec[0], rec[1], rec[7]
+    f = struct.unpack(_FMT, body)
+    state, flags, battery_mv = f[1], f[2], f[8]
     if state > 2 or flags > (RUNNING | LOW | FAULTS) or battery_mv > 10000:
         return None
-    return rec
+    return Record(*f[1:])

@@ -179,8 +179,8 @@ def test_draw_burst_schedule():
         a = b.poll(t)
         if a != burst.IDLE:
             actions.append((ms, a, b.event, b.since_draw(t)))
-    sends = [x for x in actions if x[1] == burst.SEND]
-    assert sends[0] == (0, burst.SEND, advert.DRAW, 30)
+    sends = [x for x in actions if x[1] in (burst.SEND, burst.START)]
+    assert sends[0] == (0, burst.START, advert.DRAW, 30)
     assert [x[0] for x in sends if x[2] == advert.DRAW] == list(range(0, 3000, c.REFRESH_MS))
     assert (3000, burst.STOP, 0, 3030) in actions
     reminder = [x for x in sends if x[2] == advert.REMINDER]

@@ -141,17 +141,17 @@ def test_a_counter_that_runs_out_never_repeats_and_then_sends_nothing(board):
 def test_a_damaged_rtc_record_is_refused(tmp_path):
     run = run_main(tmp_path, """
         import rtcstate
-        rec = rtcstate.pack(1, 1, 100, 356, -1, -1, 5000, 2900, bytes(32), bytes(8))
-        ok = rtcstate.unpack(rec) is not None
+        rec = rtcstate.Record(1, 1, 100, 356, -1, -1, 5000, 2900, bytes(32), bytes(8)).pack()
+        ok = rtcstate.load(rec) is not None
         flipped = bytearray(rec); flipped[10] ^= 1
-        bad_state = rtcstate.pack(7, 1, 100, 356, -1, -1, 5000, 2900, bytes(32), bytes(8))
+        bad_state = rtcstate.Record(7, 1, 100, 356, -1, -1, 5000, 2900, bytes(32), bytes(8)).pack()
         try:
-            rtcstate.pack(1, 1, 2**32, 2**32, -1, -1, 0, 0, None, None)
+            rtcstate.Record(1, 1, 2**32, 2**32, -1, -1, 0, 0, None, None).pack()
             wraps = True
         except ValueError:
             wraps = False
-        print("ds", 0, "rec", ok, rtcstate.unpack(bytes(flipped)) is None, rtcstate.unpack(bad_state) is None,
-              rtcstate.unpack(b"") is None, wraps)
+        print("ds", 0, "rec", ok, rtcstate.load(bytes(flipped)) is None, rtcstate.load(bad_state) is None,
+              rtcstate.load(b"") is None, wraps)
     """, quiet(0.2), board="esp32c3", with_firmware=FIRMWARE)
     assert reports(run, "rec")[0]["words"][1:] == ["True", "True", "True", "True", "False"]
 
