@@ -78,5 +78,5 @@ def pytest_addoption(parser):
     parser.addoption(
         "--port", default=None, metavar="PORT",
         help="hardware in the loop: the serial port of a real board (deployed and provisioned, its key in "
-             "$DRAWSENSE_KEYS or the default key store); tests/test_bench.py then runs the bench checks "
+             "$DRAWSENSE_KEYS or the default key store); tests/device/test_bench.py then runs the bench checks "
              "against it (docs/bench.md). Without it those tests are skipped.")

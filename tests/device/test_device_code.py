@@ -11,7 +11,7 @@
   the real mpremote: test_deploy.py, test_bench.py.) The virtual board's
   own MicroPython code (sim/mp/) compiles with mpy-cross too.
 
-Run: pytest -q tests/test_device_code.py
+Run: pytest -q tests/device/test_device_code.py
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """firmware/ccm.py (AES-CCM from cryptolib's AES-ECB) on the real MicroPython VM.
 
-Run:  cd /work/main && PYTHONPATH=tools python -m pytest tests/test_ccm.py
-Time one seal:  PYTHONPATH=tools python tests/test_ccm.py
+Run: pytest tests/firmware/test_ccm.py
+Time one seal:  PYTHONPATH=tools python tests/firmware/test_ccm.py
 
 Each test writes its cases to a JSON file, runs one `micropython` process on a
 small driver (below) with firmware/ on MICROPYPATH, and reads JSON results.

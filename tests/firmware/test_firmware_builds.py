@@ -28,7 +28,7 @@ TYPED_BOARDS = [n for n in ALL_BOARDS if boards.load(n).values["STUBS"]]
 # on a str, and a CPython-only module MicroPython does not have.
 BROKEN = """
 
-# --- appended by tests/test_firmware_builds.py: must fail the type check ---
+# --- appended by tests/firmware/test_firmware_builds.py: must fail the type check ---
 import dataclasses
 import machine as _broken_machine
 import time as _broken_time

@@ -3,7 +3,7 @@ comes back by itself, with the next draw on air (issue 9, point 1).
 
 The virtual board injects each fault once (vboard.run(faults=...), or
 `drawsense sim --inject KIND@MS`): a flash write the chip refuses, a radio
-call that raises, a loop that hangs. Run: pytest tests/test_recovery.py
+call that raises, a loop that hangs. Run: pytest tests/firmware/test_recovery.py
 """
 
 from __future__ import annotations

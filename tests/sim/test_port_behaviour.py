@@ -3,7 +3,7 @@ their C source (tools/drawsense/vboard/ports/*.toml cite file and commit),
 and the firmware works under it. Each test here failed on the fakes as they
 were before the port contract: they were kinder than the boards.
 
-Run: pytest tests/test_port_behaviour.py
+Run: pytest tests/sim/test_port_behaviour.py
 """
 
 from __future__ import annotations

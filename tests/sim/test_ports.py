@@ -3,7 +3,7 @@ C source accepts, and the firmware calls nothing a port would refuse.
 
 The contract (tools/drawsense/vboard/ports/<port>.toml) was read from
 micropython/micropython at the commit each file names; every entry cites
-file and function. Run: pytest tests/test_ports.py
+file and function. Run: pytest tests/sim/test_ports.py
 """
 
 from __future__ import annotations

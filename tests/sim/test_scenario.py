@@ -1,6 +1,6 @@
 """Scenario files, CSV captures and the built-in scenarios.
 
-Run: PYTHONPATH=tools python -m pytest tests/test_scenario.py -q
+Run: pytest tests/sim/test_scenario.py -q
 
 The thresholds checked against the built-ins are the firmware's defaults:
 a draw needs 30 ms continuously "out", a FAULT needs more than 40 raw edges

@@ -1,6 +1,6 @@
 """The record that survives deep sleep (firmware/rtcstate.py), under CPython.
 
-Run: pytest tests/test_rtcstate.py. The module is imported as the other pure
+Run: pytest tests/firmware/test_rtcstate.py. The module is imported as the other pure
 firmware modules are (tests/mpcompat.py). The expected bytes are built here
 from the layout rtcstate.py documents ("DSR2", "<4sBBIIqqqH32s8s", then the
 first 4 bytes of SHA-256 over all of that), not by calling the firmware, so a

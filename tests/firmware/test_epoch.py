@@ -2,7 +2,7 @@
 rounds each burst up to it, the advert splits the counter by it (the low bits
 on air, the rest into the hint), and the receiver joins them again.
 
-Run: pytest tests/test_epoch.py (CPython; firmware imported through
+Run: pytest tests/firmware/test_epoch.py (CPython; firmware imported through
 tests/mpcompat.py). The advert bytes themselves are checked on the
 MicroPython VM against the host's implementation in tests/test_protocol.py.
 """
@@ -44,8 +44,9 @@ def test_the_last_epoch_ends_at_the_counter_s_end():
     assert c.next == counter.LAST and c.take() == -1
 
 
-def test_the_receiver_splits_the_counter_where_the_firmware_does():
+def test_the_receivers_last_epoch_is_the_firmwares():
+    # protocol.EPOCH_SHIFT is read from firmware/counter.py (drawsense.firmware);
+    # the last epoch a receiver looks for is where the firmware's counter ends
     from drawsense import protocol
 
-    assert protocol.EPOCH_SHIFT == counter.EPOCH_BITS
-    assert protocol.LAST_EPOCH == counter.LAST >> counter.EPOCH_BITS
+    assert protocol.LAST_EPOCH == counter.LAST >> counter.EPOCH_BITS == protocol.LAST_COUNTER >> counter.EPOCH_BITS

@@ -1,7 +1,7 @@
 """The state machine's fault recovery and how it reads the line
 (firmware/detect.py).
 
-Run: pytest tests/test_detect.py. The unit tests import the module under
+Run: pytest tests/firmware/test_detect.py. The unit tests import the module under
 CPython as the other pure firmware modules are (tests/mpcompat.py), with the
 clock just before the 2**30 tick wrap; the periods are config.py's. The last
 test runs the whole firmware on the virtual board (MicroPython unix port).
@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import mpcompat
-from drawsense import scenario, timeline
+from drawsense.sim import scenario, timeline
 from conftest import simulate
 
 detect = mpcompat.load("detect")

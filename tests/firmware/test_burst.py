@@ -1,7 +1,7 @@
 """The radio schedule (firmware/burst.py) under CPython: heartbeats, and how
 poll() says a new burst begins.
 
-Run: pytest tests/test_burst.py. The module is imported as the other pure
+Run: pytest tests/firmware/test_burst.py. The module is imported as the other pure
 firmware modules are (tests/mpcompat.py), with MicroPython's tick arithmetic;
 the clock starts just before the 2**30 tick wrap. The periods are config.py's.
 """
