@@ -71,11 +71,6 @@ class Detector:
             self._win_edges += n
         self._deb.edge(out, t)
 
-    def sample(self, out, now):
-        """A polled reading (FAULT mode, pin IRQ off): a change is an edge."""
-        if out != self._deb.raw:
-            self._deb.edge(out, now)
-
     def poll(self, now):
         """Advance to `now`; return the new state on a transition, else -1."""
         cfg = self._cfg

@@ -1,7 +1,7 @@
 """Shared fixtures. Two ways firmware runs in this suite:
 
 * on the real MicroPython VM (the unix port from PyPI) on the virtual board,
-  through drawsense.vboard: scenario, IRQ and build tests;
+  through drawsense.sim.vboard: scenario, IRQ and build tests;
 * the pure modules (debounce, detect, burst, advert) under CPython for
   property tests with hypothesis, via tests/mpcompat.py.
 """

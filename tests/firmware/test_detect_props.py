@@ -63,7 +63,8 @@ def drive(c, gaps_ms, initial_out=False, tail_ms=3000):
             now = nxt
             out = not out
             i += 1
-            det.edges(1, out, mpcompat.ticks_add(T0, now))
+            t_edge = mpcompat.ticks_add(T0, now)
+            det.update(t_edge, out, 1, t_edge, out)  # as app.run: the IRQ's count, then the line read
         else:
             break
         new = det.poll(mpcompat.ticks_add(T0, now))
@@ -162,7 +163,7 @@ def test_fault_clears_after_calm_to_the_level_then_present():
     # sampled every FAULT_POLL_MS, line holstered ("in")
     while det.state == detect.FAULT:
         t = mpcompat.ticks_add(t, c.FAULT_POLL_MS)
-        det.sample(False, t)
+        det.update(t, False)  # FAULT: the IRQ is off, the line is read
         new = det.poll(t)
     assert new == detect.HOLSTERED
     assert mpcompat.ticks_diff(t, calm_from) >= c.FAULT_CLEAR_MS

@@ -44,9 +44,10 @@ def test_the_last_epoch_ends_at_the_counter_s_end():
     assert c.next == counter.LAST and c.take() == -1
 
 
-def test_the_receivers_last_epoch_is_the_firmwares():
-    # protocol.EPOCH_SHIFT is read from firmware/counter.py (drawsense.firmware);
-    # the last epoch a receiver looks for is where the firmware's counter ends
+def test_the_receiver_splits_the_counter_where_the_firmware_does():
+    # two implementations of one spec (docs/protocol.md: epoch = counter >> 4)
     from drawsense import protocol
 
-    assert protocol.LAST_EPOCH == counter.LAST >> counter.EPOCH_BITS == protocol.LAST_COUNTER >> counter.EPOCH_BITS
+    assert protocol.EPOCH_SHIFT == counter.EPOCH_BITS == 4
+    assert protocol.EPOCH_MASK == counter.EPOCH_MASK == 0x0F
+    assert protocol.LAST_EPOCH == counter.LAST >> counter.EPOCH_BITS == 0x0FFFFFFF

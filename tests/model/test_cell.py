@@ -1,4 +1,4 @@
-"""The coin-cell model (drawsense.cell): shape of the curves, the inverse
+"""The coin-cell model (drawsense.model.cell): shape of the curves, the inverse
 (percent), and the physics of life(): what ends it and what shortens it.
 Expected values are derived from the model's own inputs (capacity, curve,
 resistance), never copied from its outputs."""

@@ -1,4 +1,4 @@
-"""drawsense.air: one receiver code path (bleak's BleakScanner) for a real
+"""drawsense.receive.air: one receiver code path (bleak's BleakScanner) for a real
 adapter and for simulated air. These tests drive the real BleakScanner with
 the SimulatedAirScanner backend; no Bluetooth adapter is needed."""
 

@@ -1,5 +1,5 @@
 """The virtual board behaves as MicroPython's esp32 and rp2 ports do, read from
-their C source (tools/drawsense/vboard/ports/*.toml cite file and commit),
+their C source (tools/drawsense/sim/ports/*.toml cite file and commit),
 and the firmware works under it. Each test here failed on the fakes as they
 were before the port contract: they were kinder than the boards.
 

@@ -1,7 +1,7 @@
 """The port contract: the fakes accept exactly what each MicroPython port's
 C source accepts, and the firmware calls nothing a port would refuse.
 
-The contract (tools/drawsense/vboard/ports/<port>.toml) was read from
+The contract (tools/drawsense/sim/ports/<port>.toml) was read from
 micropython/micropython at the commit each file names; every entry cites
 file and function. Run: pytest tests/sim/test_ports.py
 """

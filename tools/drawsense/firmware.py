@@ -1,9 +1,12 @@
 """The firmware's own modules, read on the host.
 
-Where the host must agree with the device (what a provisioned device's key and
-counter files hold, how many counter bits make a burst's epoch), it imports the
-firmware module that defines it instead of restating it. Only modules that are
-plain Python apart from ``micropython.const`` load here (keyfile, counter);
+Where the host must agree with the device on something only the device
+defines (what a provisioned device's key and counter files hold, its timing
+defaults), it imports the firmware module that defines it instead of
+restating it. (The advert format is the spec's, docs/protocol.md, and the
+host implements it on its own in protocol.py, so the two check each other.)
+Only modules that are plain Python apart from ``micropython.const`` load here
+(keyfile, counter, config);
 they run under CPython with ``const`` as the identity, which is what it is to
 the code that reads them.
 

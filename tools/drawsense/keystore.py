@@ -8,7 +8,7 @@ Secrets are never printed or logged: Device hides its secret from repr.
 
 Schema 2 adds a battery history (table `battery`: name, t, mv, low), written
 by accept() in the same transaction as the counter, at most one reading per
-device per READING_EVERY_S, for the fleet view (drawsense.fleet). A schema-1
+device per READING_EVERY_S, for the fleet view (drawsense.receive.fleet). A schema-1
 file is upgraded in place when opened; a file of a newer schema is refused.
 """
 

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.exceptions import InvalidTag
 
-from drawsense import firmware
 
 COMPANY = 0xFFFF
 VERSION = 1
@@ -23,9 +22,13 @@ SECRET_LEN = 32
 MFR_LEN = 21  # manufacturer payload after the company ID
 ADV_LEN = 25
 TAG_LEN = 8
-# counter >> EPOCH_SHIFT is a burst's epoch (its hint rotates with it): the
-# firmware's counter.EPOCH_BITS, read from it rather than restated
-EPOCH_SHIFT = firmware.module("counter").EPOCH_BITS
+# counter >> EPOCH_SHIFT is a burst's epoch (its hint rotates with it); the
+# low EPOCH_SHIFT bits go on air beside the version (docs/protocol.md). Stated
+# here from the spec, not read from the firmware: this module is the host's
+# own implementation, and the tests check the two agree (test_epoch, and the
+# spec's vectors built by both).
+EPOCH_SHIFT = 4
+EPOCH_MASK = (1 << EPOCH_SHIFT) - 1
 # The last counter value a device sends (0xFFFFFFFF never: its firmware stops
 # there and must be re-keyed), and the last epoch (counter >> EPOCH_SHIFT).
 LAST_COUNTER = 0xFFFFFFFE
@@ -85,7 +88,7 @@ def seal(secret: bytes, counter: int, event: str, since_draw_ms: int | None, bat
          flags: int = 0) -> bytes:
     """The full advert bytes (AD structure) for these fields."""
     keys = DeviceKeys(secret)
-    head = bytes((ADV_LEN - 1, 0xFF, 0xFF, 0xFF, (VERSION << 4) | (counter & 0x0F))) + keys.hint(
+    head = bytes((ADV_LEN - 1, 0xFF, 0xFF, 0xFF, (VERSION << 4) | (counter & EPOCH_MASK))) + keys.hint(
         counter >> EPOCH_SHIFT)
     body = struct.pack(">BBHI", EVENT_CODES[event], flags, battery_mv,
                        NO_DRAW if since_draw_ms is None else since_draw_ms)
@@ -97,13 +100,13 @@ def split_mfr(mfr: bytes) -> tuple[int, bytes, bytes] | None:
     None if it is not a v1 drawsense payload."""
     if len(mfr) != MFR_LEN or mfr[0] >> 4 != VERSION:
         return None
-    return mfr[0] & 0x0F, mfr[1:5], mfr[5:]
+    return mfr[0] & EPOCH_MASK, mfr[1:5], mfr[5:]
 
 
 def open_mfr(keys: DeviceKeys, epoch: int, mfr: bytes) -> Fields | None:
     """Verify and decrypt a manufacturer payload believed to be from this
     device in this epoch. None if the tag does not verify."""
-    low = mfr[0] & 0x0F
+    low = mfr[0] & EPOCH_MASK
     counter = (epoch << EPOCH_SHIFT) | low
     try:
         body = keys.ccm.decrypt(nonce(counter), mfr[5:], mfr[:5])

@@ -1,9 +1,10 @@
 """The drawsense command line: one verb table, one module per verb.
 
 Each verb is a module here with HELP, DESCRIPTION (and EPILOG, FORMATTER
-where it has them), ``add_arguments(parser)`` and ``run(args) -> exit status``;
-it imports what does the work (sim/, receive/, device/, model/) only when it
-runs, so ``--help`` stays quick. Errors: common.fail (one line, non-zero).
+where it has them), ``add_arguments(parser)`` and ``run(args) -> exit status``
+(or, for a verb with actions such as ``board serve|poke``, one function per
+action set by add_arguments). What needs bleak or mpremote is imported only
+when the verb runs. Errors: drawsense.console.fail (one line, non-zero).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         v = sub.add_parser(name, help=verb.HELP, description=verb.DESCRIPTION, epilog=getattr(verb, "EPILOG", None),
                            formatter_class=getattr(verb, "FORMATTER", argparse.RawDescriptionHelpFormatter))
         verb.add_arguments(v)
-        v.set_defaults(func=verb.run)
+        if hasattr(verb, "run"):
+            v.set_defaults(func=verb.run)
     return p
 
 

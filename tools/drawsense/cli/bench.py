@@ -7,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from drawsense.cli.common import fail, port_option
+from drawsense.cli.common import port_option
+from drawsense.console import fail
 from drawsense.keystore import default_path
 
 TRIGGER_MS = 1000  # device.bench.TRIGGER_MS, without importing bleak for --help

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drawsense import boards, paths
 from drawsense.cli.argtypes import heapsize, number
-from drawsense.cli.common import fail, note
+from drawsense.console import fail, note
 
 HELP = "serve a virtual board on a pty for mpremote, and poke its sensor"
 DESCRIPTION = ("Boards. 'serve' runs the virtual board behind a pty that unmodified "
@@ -59,10 +59,6 @@ def add_arguments(bd: argparse.ArgumentParser) -> None:
     p.add_argument("--sensor", choices=("in", "out"), help="in: holstered; out: drawn")
     p.add_argument("--battery", type=int, metavar="MV", help="the cell's voltage at rest, mV")
     p.set_defaults(func=poke)
-
-
-def run(args: argparse.Namespace) -> int:  # never called: each action sets its own
-    raise AssertionError(args.board_cmd)
 
 
 def poke(args: argparse.Namespace) -> int:

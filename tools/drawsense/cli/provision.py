@@ -7,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from drawsense.cli.common import fail, port_option, warn
+from drawsense.cli.common import port_option
+from drawsense.console import fail, warn
 from drawsense.keystore import default_path
 
 HELP = "give a device its secret key and register it in the key store"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from drawsense import boards, paths
 from drawsense.cli.argtypes import fault
-from drawsense.cli.common import fail, simulation_failed, note
+from drawsense.cli.common import simulation_failed
+from drawsense.console import fail, note
 from drawsense.keystore import KeyStore, KeyStoreError
 from drawsense.sim import scenario, timeline, vboard
 

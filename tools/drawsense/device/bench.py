@@ -3,7 +3,7 @@
     drawsense bench --port P                      selftest.report() -> pass/fail table
     drawsense bench --port P --trigger            + a signed TEST burst (selftest.trigger)
     drawsense bench --port P --trigger --listen   + that burst received and verified:
-        real radio: bleak scans (through drawsense.air, as `drawsense listen`
+        real radio: bleak scans (through drawsense.receive.air, as `drawsense listen`
                     does) from before the trigger until SCAN_S after it starts
         --events F: the virtual board served by `drawsense board serve --events F`:
                     the "@vb" lines it appends during the trigger are the air

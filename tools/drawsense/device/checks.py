@@ -302,7 +302,7 @@ def compile_firmware(board: str, out_dir: Path, firmware: Path | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m drawsense.checks [BOARD...]: type-check and compile for each board."""
+    """python -m drawsense.device.checks [BOARD...]: type-check and compile for each board."""
     names = (argv if argv is not None else sys.argv[1:]) or boards.names()
     bad = 0
     for name in names:

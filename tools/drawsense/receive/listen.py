@@ -1,7 +1,7 @@
 """`drawsense listen`: bleak in, verified events out, an action per draw.
 
 One code path for a real adapter and for simulated air: both deliver through
-bleak's detection callback (drawsense.air supplies a scanner backend that
+bleak's detection callback (drawsense.receive.air supplies a scanner backend that
 plays `drawsense sim --json` lines).
 """
 
@@ -19,7 +19,7 @@ from bleak.exc import BleakError
 
 from drawsense.receive import air as airmod
 from drawsense import protocol
-from drawsense.cli.common import fail, note, warn
+from drawsense.console import fail, note, say, warn
 from drawsense.keystore import KeyStore, KeyStoreError
 from drawsense.receive.receiver import Receiver
 
@@ -101,7 +101,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         except (airmod.AirError, KeyStoreError, BrokenPipeError, MemoryError):
             raise
         except Exception as e:
-            fail(f"error handling an advert from {device.address}: {type(e).__name__}: {e}; listening on")
+            say(f"error handling an advert from {device.address}: {type(e).__name__}: {e}; listening on")
 
     def handle(device, adv) -> None:
         mfr = adv.manufacturer_data.get(protocol.COMPANY)
@@ -124,7 +124,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
                 children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
             except (OSError, ValueError) as e:
                 # logged, and listening goes on: the next draw tries again
-                fail(f"--on-draw could not start for {ev.device}'s {ev.event}: {e}")
+                say(f"--on-draw could not start for {ev.device}'s {ev.event}: {e}")
 
     try:
         if source is None:

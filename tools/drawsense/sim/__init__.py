@@ -6,8 +6,10 @@
                   fakes in mp/ ahead of the built-ins, the line following the
                   scenario; returns a read-only SimResult
     mp/           the virtual board itself (MicroPython): strict fakes of
-                  machine, bluetooth, time, esp32 (_vb.py is their engine) and
-                  vboot.py, the power-on/reset loop around main.py
+                  machine, bluetooth, time, esp32 (_vb.py is their engine);
+                  _bootloop.py, the power-on/reset loop around main.py, which
+                  vboot.py (simulations) and serveboot.py (the served board,
+                  with its REPL and filesystem) both run
     ports.py      what each port's C accepts (ports/<port>.toml, cited), which
                   the fakes enforce and the firmware scan checks
     events.py     the schema of what a run is made of (pin, state, burst, adv...)

@@ -21,11 +21,6 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-# the types, by where they come from
-BOARD_TYPES = ("boot", "pin", "line", "sleep", "wake", "radio", "adv", "reset", "brownout", "power", "inject",
-               "irq_lost", "irq_storm", "wdt", "crash", "console", "end")
-FIRMWARE_TYPES = ("state", "level", "burst", "firmware", "fault", "report")
-
 # type -> (fields always there, fields that may be); t_ms and type on all
 SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # the board

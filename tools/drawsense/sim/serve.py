@@ -42,7 +42,7 @@ Pieces:
     is, except inside mpremote's mount-protocol frames.
 
 The virtual hardware (machine, bluetooth, time, esp32 strict fakes from
-vboard/mp) runs on a holstered timeline of `days` days with no edges; its
+sim/mp) runs on a holstered timeline of `days` days with no edges; its
 "@vb" event lines go to a file, not the console.
 """
 

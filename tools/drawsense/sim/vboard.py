@@ -1,6 +1,6 @@
 """Run the firmware, unmodified, on the virtual board under MicroPython.
 
-The MicroPython side lives in vboard/mp/ (strict fakes of machine, bluetooth,
+The MicroPython side lives in sim/mp/ (strict fakes of machine, bluetooth,
 time and esp32, ahead of the built-ins on MICROPYPATH). This module writes the
 scenario's timeline for it, starts ``micropython``, and turns what comes back
 (``@vb <json>`` lines from the virtual board, ``ds <ticks> ...`` lines the
