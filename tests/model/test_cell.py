@@ -171,7 +171,7 @@ def test_higher_brownout_voltage_shortens_life(c):
 def test_higher_average_current_shortens_life_and_bigger_cells_last_longer():
     lives = [C.life("CR2032", ua, 5, 2.0).years for ua in (5, 10, 20, 50)]
     assert all(a > b for a, b in zip(lives, lives[1:]))
-    sizes = [C.life(n, 10, 5, 2.0, step_days=2).years for n in ("CR2032", "CR2450", "CR2477")]
+    sizes = [C.life(n, 10, 5, 2.0, step_days=2).years for n in ("CR2032", "CR2430", "CR2450", "CR2477")]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 

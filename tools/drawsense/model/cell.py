@@ -146,6 +146,25 @@ CELLS: dict[str, Cell] = {
                 "Fig. 6; end-of-life R beyond 170 mAh is an estimate; self-discharge ~1 %/yr "
                 "(Energizer/Panasonic), Rayovac FAQ 1.5 %/yr",
     ),
+    "CR2430": Cell(
+        "CR2430",
+        # The commercial holster sensor's cell ("1 year with normal use",
+        # CR2430: Axon FCC draft manual AX1012, REFERENCE.md), here so the
+        # comparison is like for like. ~280-300 mAh to 2.0 V (REFERENCE.md);
+        # 285 mAh is the middle, not one vendor's figure: check your cell's
+        # datasheet before relying on it.
+        capacity_mah=285.0,
+        cutoff_v=2.0,
+        curve=_LIMNO2_CURVE,
+        # Same 24.5 mm face as the CR2450 (the thinner cell has less cathode,
+        # not less area): the same ESTIMATE, the CR2032 curve scaled by
+        # electrode face area. No vendor figure found.
+        r_ohm=_scaled(_CR2032_R, (20.0 / 24.5) ** 2),
+        self_discharge_per_year=0.01,   # ~1 %/yr, as the other Li/MnO2 coin cells here (assumption)
+        sources="capacity: ~280-300 mAh to 2.0 V (REFERENCE.md), 285 mAh the middle (ESTIMATE); cut-off "
+                "2.0 V; curve: shared Li/MnO2 shape (assumption); R: ESTIMATE, as CR2450 (same face); "
+                "self-discharge ~1 %/yr (assumption, as the other Li/MnO2 cells)",
+    ),
     "CR2450": Cell(
         "CR2450",
         # 620 mAh typical (Energizer CR2450 datasheet spec table, to 2.0 V, as
