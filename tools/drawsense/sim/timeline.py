@@ -148,7 +148,9 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
 
 def _firmware(e: Event) -> str:
     cause = e.get("cause", "power-on")
-    after = {"power-on": "", "?": "", "reset": " (after a reset)"}.get(cause, f" (after a {cause} reset)")
+    # the firmware's words for how it booted (hw.reset_cause_name), one word each
+    after = {"power-on": "", "?": "", "reset": " (after a reset)", "soft-reset": " (after a soft reset)",
+             "deep-sleep": " (after a deep-sleep wake)"}.get(cause, f" (after a {cause} reset)")
     return f"ready   firmware running{after}, sensor reads {e['state'].lower()}"
 
 
