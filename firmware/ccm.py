@@ -18,7 +18,16 @@
 # the MAC, ceil(l(m) / 16) + 1 for the key stream. An 8-byte advert payload
 # with 5 bytes of aad is 5 blocks. The work buffers are preallocated; a call
 # allocates only its result.
-from cryptolib import aes
+#
+# The block cipher is cryptolib's (C) wherever the port has it: esp32, rp2 and
+# the unix port (virtual board). A port built without cryptolib (zephyr,
+# issue 11) gets aes.py, the same cipher in plain MicroPython, ~100x slower
+# and AES-128 only (docs/protocol.md, "Cipher per port").
+try:
+    from cryptolib import aes
+except ImportError:
+    # Another class with the calls this module makes; mypy sees the stubs' type.
+    from aes import AES as aes  # type: ignore[assignment]
 from micropython import const
 
 _ECB = const(1)  # cryptolib mode number (the unix port has no cryptolib.MODE_ECB)
@@ -33,8 +42,8 @@ class CCM:
             raise ValueError("key length")
         if tag_len < 4 or tag_len > 16 or tag_len & 1:
             raise ValueError("tag length")
-        # cryptolib raises ValueError("key") itself for a size its build lacks
-        # (AES-192 on the unix port).
+        # The cipher raises ValueError("key") itself for a size it lacks
+        # (AES-192 in the unix port's cryptolib; all but AES-128 in aes.py).
         self._aes = aes(key, _ECB)
         self._m = tag_len
         self._x = bytearray(16)  # CBC-MAC chaining value X_i (2.2)
