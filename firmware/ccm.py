@@ -1,11 +1,11 @@
 # AES-CCM authenticated encryption (RFC 3610; NIST SP 800-38C), built from
 # single AES-ECB block encryptions.
 #
-# cryptolib.aes has ECB and CBC on every port, but CTR is usually compiled out,
-# so the CBC-MAC (RFC 3610 2.2) and the counter-mode key stream (2.3) are made
-# here from one ECB encrypt per 16-byte block. CCM needs only the forward
-# cipher, also to decrypt: good, because an aes object works in one direction
-# only (decrypt() after encrypt() raises ValueError).
+# cryptolib.aes has ECB and CBC wherever it exists, but CTR is usually
+# compiled out, so the CBC-MAC (RFC 3610 2.2) and the counter-mode key stream
+# (2.3) are made here from one ECB encrypt per 16-byte block. CCM needs only
+# the forward cipher, also to decrypt: good, because an aes object works in
+# one direction only (decrypt() after encrypt() raises ValueError).
 #
 # Sizes (RFC 3610 2.1 names in quotes):
 #   nonce  7..13 bytes; the length field is "L" = 15 - len(nonce) bytes, so a
@@ -21,8 +21,8 @@
 #
 # The block cipher is cryptolib's (C) wherever the port has it: esp32, rp2 and
 # the unix port (virtual board). A port built without cryptolib (zephyr,
-# issue 11) gets aes.py, the same cipher in plain MicroPython, ~100x slower
-# and AES-128 only (docs/protocol.md, "Cipher per port").
+# issue 11) gets aes.py, the same cipher in plain MicroPython, ~50x slower a
+# block and AES-128 only (docs/protocol.md, "Cipher per port").
 try:
     from cryptolib import aes
 except ImportError:
