@@ -1,11 +1,11 @@
 # AES-CCM authenticated encryption (RFC 3610; NIST SP 800-38C), built from
 # single AES-ECB block encryptions.
 #
-# cryptolib.aes has ECB and CBC on every port, but CTR is usually compiled out,
-# so the CBC-MAC (RFC 3610 2.2) and the counter-mode key stream (2.3) are made
-# here from one ECB encrypt per 16-byte block. CCM needs only the forward
-# cipher, also to decrypt: good, because an aes object works in one direction
-# only (decrypt() after encrypt() raises ValueError).
+# cryptolib.aes has ECB and CBC wherever it exists, but CTR is usually
+# compiled out, so the CBC-MAC (RFC 3610 2.2) and the counter-mode key stream
+# (2.3) are made here from one ECB encrypt per 16-byte block. CCM needs only
+# the forward cipher, also to decrypt: good, because an aes object works in
+# one direction only (decrypt() after encrypt() raises ValueError).
 #
 # Sizes (RFC 3610 2.1 names in quotes):
 #   nonce  7..13 bytes; the length field is "L" = 15 - len(nonce) bytes, so a
@@ -18,7 +18,16 @@
 # the MAC, ceil(l(m) / 16) + 1 for the key stream. An 8-byte advert payload
 # with 5 bytes of aad is 5 blocks. The work buffers are preallocated; a call
 # allocates only its result.
-from cryptolib import aes
+#
+# The block cipher is cryptolib's (C) wherever the port has it: esp32, rp2 and
+# the unix port (virtual board). A port built without cryptolib (zephyr,
+# issue 11) gets aes.py, the same cipher in plain MicroPython, ~50x slower a
+# block and AES-128 only (docs/protocol.md, "Cipher per port").
+try:
+    from cryptolib import aes
+except ImportError:
+    # Another class with the calls this module makes; mypy sees the stubs' type.
+    from aes import AES as aes  # type: ignore[assignment]
 from micropython import const
 
 _ECB = const(1)  # cryptolib mode number (the unix port has no cryptolib.MODE_ECB)
@@ -33,8 +42,8 @@ class CCM:
             raise ValueError("key length")
         if tag_len < 4 or tag_len > 16 or tag_len & 1:
             raise ValueError("tag length")
-        # cryptolib raises ValueError("key") itself for a size its build lacks
-        # (AES-192 on the unix port).
+        # The cipher raises ValueError("key") itself for a size it lacks
+        # (AES-192 in the unix port's cryptolib; all but AES-128 in aes.py).
         self._aes = aes(key, _ECB)
         self._m = tag_len
         self._x = bytearray(16)  # CBC-MAC chaining value X_i (2.2)

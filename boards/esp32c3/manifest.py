@@ -15,7 +15,7 @@ include("$(PORT_DIR)/boards/manifest.py")
 metadata(version="0.1.0", description="drawsense holster draw sensor firmware")
 
 freeze("../../firmware", tuple(m + ".py" for m in (
-    "advert", "app", "battery", "burst", "ccm", "config", "counter", "debounce", "detect", "edges",
+    "advert", "aes", "app", "battery", "burst", "ccm", "config", "counter", "debounce", "detect", "edges",
     "events", "hw", "keyfile", "rtcstate", "selftest",
 )))
 module("board.py")
