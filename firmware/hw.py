@@ -223,7 +223,6 @@ class Hardware:
             self._edge = _Edge(log)
             self._poller = select.poll()
             self._poller.register(self._edge, select.POLLIN)  # type: ignore[arg-type, unused-ignore]
-        self._edge.seen = log.count
         self._poller.poll(ms)
 
     def deep_sleep(self, ms, wake_on_out):
@@ -268,21 +267,21 @@ class Hardware:
 
 
 class _Edge(io.IOBase):
-    """Ready (POLLIN) once the edge log has moved since `seen`: what the
-    zephyr idle wait polls. select.poll takes any object with the stream
+    """Ready (POLLIN) once the edge log holds an edge the loop has not taken
+    (so an edge between the loop's take and the wait is not missed): what
+    the zephyr idle wait polls. select.poll takes any object with the stream
     protocol; a Python class gets it from io.IOBase, whose ioctl method
     poll_map_poll then calls with MP_STREAM_POLL (3) (extmod/modselect.c,
     extmod/modio.c iobase_ioctl)."""
 
     def __init__(self, log):
         self.log = log
-        self.seen = log.count
 
     def ioctl(self, req, arg):
         # the branch comes first: its pending check (py/vm.c) runs a queued
-        # soft IRQ handler before the count is read
+        # soft IRQ handler before the log is read
         if req == _MP_STREAM_POLL:
-            if self.log.count != self.seen:
+            if self.log.fresh():
                 return arg & _POLLIN
         return 0
 

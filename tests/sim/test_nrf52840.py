@@ -127,3 +127,29 @@ def test_power_model_three_years_on_a_cr2032_at_10_draws_a_day():
     assert r["breakdown_pct"]["light sleep"] > r["breakdown_pct"]["advertising events"]
     assert r["breakdown_pct"]["awake (boot, radio up, bursts)"] < 1.0
     assert r["min_cell_v"] == 1.7
+
+
+def test_an_edge_between_the_loops_take_and_the_wait_ends_the_wait_at_once(tmp_path):
+    # On a board the loop's code takes time: an edge logged after its take
+    # but before it waits must not be slept through (hw._Edge asks
+    # EdgeLog.fresh, not a count read at the wait).
+    run = run_main(tmp_path, '''
+import time
+import board
+import edges
+import hw
+from dstest import say
+h = hw.Hardware(board)
+log = edges.EdgeLog()
+log.take()
+log.irq(h.pin)  # as if the IRQ fired just now
+t0 = time.ticks_ms()
+h.sleep(5000, log)
+say("waited", time.ticks_diff(time.ticks_ms(), t0))
+log.take()
+t0 = time.ticks_ms()
+h.sleep(300, log)
+say("quiet", time.ticks_diff(time.ticks_ms(), t0))
+''', quiet(1), board="nrf52840", with_firmware=paths.FIRMWARE)
+    assert said(run, "waited") == [[0]]
+    assert said(run, "quiet") == [[300]]
