@@ -7,8 +7,8 @@
 #     -DEXTRA_DTC_OVERLAY_FILE=/path/to/drawsense/boards/nrf52840/app.overlay
 #
 # with CONFIG_MICROPY_FROZEN_MODULES=y and CONFIG_MICROPY_FROZEN_MANIFEST set
-# to this file in that fragment. (The fragment and overlay are issue 11's
-# build work, not in this commit: docs/nrf52840.md 4 and 5 give them.)
+# to this file in that fragment (prj.conf and app.overlay beside this file,
+# from docs/nrf52840.md 4 and 5; not built here).
 # The image must carry the advertiser patch board.py describes
 # (ZEPHYR_ADV_PATCH); a stock port advertises from a fixed address.
 #
