@@ -34,6 +34,11 @@ class EdgeLog:
         self.level = pin.value()
         self.count = (self.count + 1) & _WRAP
 
+    def fresh(self):
+        """True if an edge came since the last take (main context, or a
+        select.poll ioctl: a read, no allocation)."""
+        return self.count != self._taken
+
     def take(self):
         """(new_edges, t, level) since the last take; main context only.
 

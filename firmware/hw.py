@@ -1,6 +1,7 @@
 # The one module that touches hardware: sensor pin, radio, ADC, RTC memory,
 # sleep, console. Everything else receives a Hardware object (or plain
 # values) as arguments.
+import io
 import time
 
 import random
@@ -8,6 +9,10 @@ import random
 import bluetooth
 import machine
 from micropython import const
+
+_MP_STREAM_POLL = const(3)  # py/stream.h
+_POLLIN = const(1)
+_ZEPHYR_CAUSE = const(42)  # ports/zephyr/modmachine.c machine_reset_cause, whatever the cause
 
 _PULLS = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN, "none": None}
 
@@ -36,7 +41,13 @@ class Hardware:
         _wdt_board = board if self._wdt is not None else None
         _wdt = self._wdt
         self._adc = None
-        if board.BATTERY_ADC_PIN >= 0:  # -1: the board has no battery sense
+        self._zephyr = board.PORT == "zephyr"
+        self._poller = None
+        if self._zephyr:
+            # ADC ids are (adc device, channel) tuples there: the SAADC's VDD
+            # input, the cell itself (board.py); ADC(Pin) is refused.
+            self._adc = machine.ADC(board.BATTERY_ADC_PIN)  # type: ignore[arg-type, unused-ignore]
+        elif board.BATTERY_ADC_PIN >= 0:  # -1: the board has no battery sense
             self._adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN))
             if board.PORT == "esp32":
                 self._adc.atten(machine.ADC.ATTN_11DB)
@@ -68,7 +79,13 @@ class Hardware:
         # the scheduler, run at the next bytecode boundary. Elsewhere (rp2,
         # zephyr, the virtual board) ask for a hard IRQ.
         trigger = machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING
-        if self.board.PORT == "esp32":
+        # zephyr: soft as well. Only mp_sched_schedule signals the k_poll the
+        # idle wait (sleep) sits in, so a hard IRQ would not end it; and a
+        # hard handler that interrupts Zephyr's idle thread runs on thread
+        # state MicroPython never set up (zephyr.toml
+        # behaviour.hard_irq_thread_state). The scheduler is 4 deep there; a
+        # push-pull Hall switch gives one edge per sample at most.
+        if self.board.PORT in ("esp32", "zephyr"):
             self.pin.irq(handler=handler, trigger=trigger)
         else:
             self.pin.irq(handler=handler, trigger=trigger, hard=True)
@@ -109,14 +126,24 @@ class Hardware:
         # A fresh random address for each burst, so a scanner cannot follow
         # the device from burst to burst. On NimBLE (esp32) every
         # addr_mode=1 call makes a new random static address; btstack (Pico
-        # W) keeps one per power cycle (docs/protocol.md, privacy).
+        # W) keeps one per power cycle (docs/protocol.md, privacy). zephyr
+        # refuses addr_mode (EOPNOTSUPP): with the product's advertiser patch
+        # (board.py ZEPHYR_ADV_PATCH) every non-connectable start takes a
+        # fresh non-resolvable private address, so stopping here makes the
+        # burst's first advertise() a new address; a stock build sends its
+        # fixed identity address whatever we do.
         if self.radio_on:
             self.quiet()
-        self.ble.config(addr_mode=1)
+        if not self._zephyr:
+            self.ble.config(addr_mode=1)
 
     def advertise(self, data):
         # connectable=False: nothing can connect to the sensor. On NimBLE and
-        # btstack this is ADV_SCAN_IND (shared/REFERENCE.md).
+        # btstack this is ADV_SCAN_IND (shared/REFERENCE.md). zephyr: every
+        # call stops and restarts the advertiser (there is no payload update
+        # without a start) and, stock, keeps a connection record on the heap
+        # per start; the patched build allocates none for connectable=False,
+        # so the heap stays flat however many payloads a burst sends.
         self.ble.gap_advertise(self.interval_us, data, connectable=False)
         self.radio_on = True
 
@@ -128,18 +155,21 @@ class Hardware:
 
     # -- resets, RTC memory, sleep ----------------------------------------
     def reset_cause(self):
-        return machine.reset_cause()
+        return _cause()
 
     def reset_cause_name(self):
         return reset_cause_name()
 
     def woke_from_deep_sleep(self):
-        # rp2 has no DEEPSLEEP_RESET (its deepsleep is a reset through the watchdog)
-        return machine.reset_cause() == getattr(machine, "DEEPSLEEP_RESET", -1)
+        # rp2 has no DEEPSLEEP_RESET (its deepsleep is a reset through the
+        # watchdog); zephyr has no reset constants at all
+        return _cause() == getattr(machine, "DEEPSLEEP_RESET", -1)
 
     def power_on_reset(self):
-        # A brownout also reports PWRON_RESET (shared/REFERENCE.md).
-        return machine.reset_cause() == machine.PWRON_RESET
+        # A brownout also reports PWRON_RESET (shared/REFERENCE.md). zephyr
+        # cannot tell (42 for every cause): taken as a power-on, which only
+        # matters with RTC memory, which zephyr lacks.
+        return _cause() == getattr(machine, "PWRON_RESET", _ZEPHYR_CAUSE)
 
     def load_rtc(self):
         """RTC memory (survives deep sleep, resets and brownouts, not power
@@ -161,11 +191,14 @@ class Hardware:
         at within 5 ms rather than at the next payload refresh."""
         if self._wdt is not None and ms > self.board.WDT_MS // 2:
             ms = self.board.WDT_MS // 2
+        if self.board.PORT == "zephyr":
+            self._idle(ms, log)  # no light sleep there, radio on or off
+            return
         if not self.radio_on:
             if self.board.PORT == "esp32":
                 poll = self.board.SENSOR_POLL_MS
                 machine.lightsleep(ms if ms < poll else poll)
-            else:
+            elif self.board.PORT != "zephyr":
                 machine.lightsleep(ms)
             return
         seen = log.count
@@ -176,11 +209,28 @@ class Hardware:
                 break
             time.sleep_ms(5 if left > 5 else left)
 
+    def _idle(self, ms, log):
+        """zephyr: no light or deep sleep. Wait in select.poll on an object
+        that is ready once the pin IRQ has logged an edge: poll waits in
+        mp_hal_wait_event(true, ...) (MICROPY_INTERNAL_WFE), a k_poll where
+        Zephyr's idle thread sleeps the CPU with the radio advertising on its
+        own, and the soft pin IRQ's mp_sched_schedule signal ends it (while
+        time.sleep_ms would run the handler and sleep on). The object and
+        poller are made once."""
+        if self._poller is None:
+            import select
+
+            self._edge = _Edge(log)
+            self._poller = select.poll()
+            self._poller.register(self._edge, select.POLLIN)  # type: ignore[arg-type, unused-ignore]
+        self._poller.poll(ms)
+
     def deep_sleep(self, ms, wake_on_out):
         """Deep sleep for ms or until the sensor line leaves the level it
         rests at (wake_on_out: the line going "out"). Restarts from main."""
         self._wake_on(wake_on_out)
-        machine.deepsleep(ms)
+        if self.board.PORT != "zephyr":  # none there; never asked for (board.WAKE "idle")
+            machine.deepsleep(ms)
 
     def _wake_on(self, out):
         """Arm the deep-sleep wake source for the sensor line reading `out`.
@@ -214,6 +264,40 @@ class Hardware:
             self._wdt.feed()
 
 
+
+
+class _Edge(io.IOBase):
+    """Ready (POLLIN) once the edge log holds an edge the loop has not taken
+    (so an edge between the loop's take and the wait is not missed): what
+    the zephyr idle wait polls. select.poll takes any object with the stream
+    protocol; a Python class gets it from io.IOBase, whose ioctl method
+    poll_map_poll then calls with MP_STREAM_POLL (3) (extmod/modselect.c,
+    extmod/modio.c iobase_ioctl)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def ioctl(self, req, arg):
+        # the branch comes first: its pending check (py/vm.c) runs a queued
+        # soft IRQ handler before the log is read
+        if req == _MP_STREAM_POLL:
+            if self.log.fresh():
+                return arg & _POLLIN
+        return 0
+
+
+_cause_memo = -1
+
+
+def _cause():
+    """machine.reset_cause(), once per boot: zephyr's prints a warning at
+    every call (zephyr.toml behaviour.reset_cause)."""
+    global _cause_memo
+    if _cause_memo == -1:
+        _cause_memo = machine.reset_cause()
+    return _cause_memo
+
+
 _wdt_board = None  # the board whose watchdog runs, once Hardware started it
 _wdt = None  # and the watchdog
 
@@ -240,7 +324,11 @@ def pause(ms):
         step = ms if ms < 10000 else 10000
         if _wdt is not None:
             _wdt.feed()
-        machine.lightsleep(step)
+        try:
+            nap = machine.lightsleep
+        except AttributeError:
+            nap = time.sleep_ms  # type: ignore[assignment, unused-ignore]  # zephyr: no lightsleep; k_poll idles the CPU
+        nap(step)
         ms -= step
 # After ^C on the bench: the longest a stopped firmware leaves the watchdog
 # before it resets the board back into service.
@@ -276,7 +364,9 @@ def reset():
 
 def reset_cause_name():
     """How this boot began, as the bench and the timeline say it."""
-    cause = machine.reset_cause()
+    cause = _cause()
+    if not hasattr(machine, "PWRON_RESET"):
+        return "unknown"  # zephyr: 42 whatever happened
     for name, word in (("PWRON_RESET", "power-on"), ("HARD_RESET", "reset"), ("WDT_RESET", "watchdog"),
                        ("DEEPSLEEP_RESET", "deep-sleep"), ("SOFT_RESET", "soft-reset")):
         if cause == getattr(machine, name, None):

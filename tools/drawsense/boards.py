@@ -10,9 +10,9 @@ from drawsense import paths
 
 REQUIRED = {
     "NAME": str, "TITLE": str, "PORT": str, "CHIP": str,
-    "SENSOR_PIN": int, "SENSOR_PULL": str, "HOLSTERED_LEVEL": int, "WAKE": str,
+    "SENSOR_PIN": (int, tuple), "SENSOR_PULL": str, "HOLSTERED_LEVEL": int, "WAKE": str,
     "ADV_MIN_INTERVAL_US": int, "BLE_ACTIVATE_MS": int, "MPY_ARCH": str, "STUBS": str,
-    "BOOT_MS": int, "BATTERY_ADC_PIN": int, "BATTERY_DIVIDER_NUM": int, "BATTERY_DIVIDER_DEN": int,
+    "BOOT_MS": int, "BATTERY_ADC_PIN": (int, tuple), "BATTERY_DIVIDER_NUM": int, "BATTERY_DIVIDER_DEN": int,
     "BATTERY_LOW_MV": int, "BATTERY_CLEAR_MV": int, "BROWNOUT_MV": int,
     "SENSOR_FRONTEND": str, "SENSOR_PART": str, "SENSOR_SAMPLE_MS": int, "SENSOR_POLL_MS": int,
     "PULL_KOHM": int, "IO_MV": int, "RTC_DRIFT_PPM": int, "WDT_MS": int,
@@ -56,11 +56,14 @@ def load(name: str) -> Board:
                 raise BoardError(f"{f}:{node.lineno}: {node.targets[0].id} must be a literal") from None
     for key, typ in REQUIRED.items():
         if not isinstance(values.get(key), typ):
-            raise BoardError(f"{f}: {key} missing or not {typ.__name__}")
+            # a pin or ADC id: an int, or a (device, n) tuple on the zephyr port
+            what = " or ".join(t.__name__ for t in typ) if isinstance(typ, tuple) else typ.__name__
+            raise BoardError(f"{f}: {key} missing or not {what}")
     if values["SENSOR_PULL"] not in ("up", "down", "none"):
         raise BoardError(f"{f}: SENSOR_PULL must be 'up', 'down' or 'none'")
-    if values["WAKE"] not in ("gpio", "irq"):
-        raise BoardError(f"{f}: WAKE must be 'gpio' (esp32 deep sleep, esp32.wake_on_gpio) or 'irq' (light sleep)")
+    if values["WAKE"] not in ("gpio", "irq", "idle"):
+        raise BoardError(f"{f}: WAKE must be 'gpio' (esp32 deep sleep, esp32.wake_on_gpio), 'irq' (light sleep) "
+                         "or 'idle' (zephyr: time.sleep_ms, woken by the pin IRQ)")
     if values["SENSOR_FRONTEND"] not in ("reed", "hall"):
         raise BoardError(f"{f}: SENSOR_FRONTEND must be 'reed' or 'hall'")
     if values["SENSOR_FRONTEND"] == "hall" and values["SENSOR_SAMPLE_MS"] <= 0:

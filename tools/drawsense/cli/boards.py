@@ -27,18 +27,29 @@ def run(args: argparse.Namespace) -> int:
             "adv_min_interval_ms": b["ADV_MIN_INTERVAL_US"] / 1000, "mpy_arch": b["MPY_ARCH"],
             "sensor": b["SENSOR_PART"], "sensor_sample_ms": b["SENSOR_SAMPLE_MS"],
         })
+        if b["PORT"] == "zephyr":
+            # the zephyr port's advertiser (zephyr.toml behaviour.ble_identity_address)
+            rows[-1]["address"] = ("rotating: patched port (fresh non-resolvable private address per advertiser start)"
+                                   if b.values.get("ZEPHYR_ADV_PATCH") else "fixed: stock port")
+            rows[-1]["stock_port_address"] = "fixed"
     if args.json:
         for r in rows:
             print(json.dumps(r))
         return 0
     print(f"{'board':<9} {'port':<8} {'pin':>3} {'pull':<5} {'holstered':>9} {'wake':<5} {'adv min':>8}  description")
     for r in rows:
-        print(f"{r['name']:<9} {r['port']:<8} {r['sensor_pin']:>3} {r['pull']:<5} {r['holstered_level']:>9} "
+        pin = r["sensor_pin"]
+        pin = f"{pin[0]}.{pin[1]}" if isinstance(pin, (list, tuple)) else pin  # zephyr: (device, n)
+        print(f"{r['name']:<9} {r['port']:<8} {pin:>3} {r['pull']:<5} {r['holstered_level']:>9} "
               f"{r['wake']:<5} {r['adv_min_interval_ms']:>6g}ms  {r['title']}")
     print()
     for r in rows:
         sample = f", samples every {r['sensor_sample_ms']} ms" if r["sensor_sample_ms"] else ""
         print(f"{r['name']:<9} sensor: {r['sensor']}{sample}")
+        if "address" in r:
+            print(f"{r['name']:<9} address: {r['address']}. A STOCK zephyr-port build sends a fixed address (the "
+                  "chip's identity address on every advert: trackable); the product needs the advertiser patch "
+                  "(docs/nrf52840.md 7)")
     print(f"\n(board definitions: {paths.BOARDS}/<name>/board.py; what each port accepts: "
           f"{ports.DIR}/<port>.toml)")
     return 0

@@ -27,7 +27,7 @@ SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "boot": (("cause", "board", "tick_off_ms", "tick_base_us", "boot_ms"), ()),
     "pin": (("out", "level"), ()),        # the sensor pin as the MCU sees it; out: the gun is out
     "line": (("out", "level"), ()),       # a sampled sensor's line (Hall front-end), before its sample
-    "sleep": (("mode", "ms"), ()),        # mode light | deep; ms None: until a pin wakes it
+    "sleep": (("mode", "ms"), ()),        # mode light | deep | idle (zephyr select.poll); ms None: until a pin wakes it
     "wake": (("cause", "slept_us"), ("tick_base_us",)),
     "radio": (("on",), ("data", "flash_reads", "interval_us")),
     "adv": (("data", "rssi", "addr", "interval_us"),
@@ -127,7 +127,7 @@ class Radio(_Base, total=False):
 
 class Sleep(_Base):
     type: Literal["sleep"]
-    mode: Literal["light", "deep"]
+    mode: Literal["light", "deep", "idle"]
     ms: int | None
 
 

@@ -277,7 +277,8 @@ class Server:
         self.boot_script = paths.VBOARD_MP / "serveboot.py"
         self.env = dict(os.environ)
         self.env.update({
-            "MICROPYPATH": os.pathsep.join([str(self.root), str(paths.VBOARD_MP), str(self.board_def.dir)]),
+            "MICROPYPATH": os.pathsep.join([str(self.root), *vboard.port_fakes(self.board_def["PORT"]),
+                                            str(paths.VBOARD_MP), str(self.board_def.dir)]),
             "DRAWSENSE_SERVE_ROOT": str(self.root),
             "DRAWSENSE_VB_TIMELINE": str(tmp / "timeline.json"),
             "DRAWSENSE_VB_EDGES": str(tmp / "edges.bin"),

@@ -86,8 +86,15 @@ def heap_cmd(heapsize: str) -> tuple[list[str], dict]:
     return ["-X", f"heapsize={want + FAKES_HEAP}"], {"DRAWSENSE_VB_HEAPSIZE": str(want)}
 
 
-def micropypath(board_dir: Path, firmware_dir: Path) -> str:
-    return os.pathsep.join([str(paths.VBOARD_MP), str(firmware_dir), str(board_dir), ".frozen"])
+def port_fakes(port: str) -> list[str]:
+    """Fakes only one port needs, ahead of the unix port's own modules:
+    zephyr has no cryptolib and waits in select.poll (sim/mp/zephyr/)."""
+    d = paths.VBOARD_MP / port
+    return [str(d)] if port == "zephyr" and d.is_dir() else []
+
+
+def micropypath(board_dir: Path, firmware_dir: Path, port: str = "") -> str:
+    return os.pathsep.join([*port_fakes(port), str(paths.VBOARD_MP), str(firmware_dir), str(board_dir), ".frozen"])
 
 
 def run(
@@ -145,7 +152,7 @@ def run(
         eb = Path(tmp) / "edges.bin"
         eb.write_bytes(b"".join(struct.pack("<q", t) for t, _ in scenario.edges))
         env = dict(os.environ)
-        env["MICROPYPATH"] = micropypath(board.dir, fw)
+        env["MICROPYPATH"] = micropypath(board.dir, fw, board["PORT"])
         env["DRAWSENSE_VB_TIMELINE"] = str(tl)
         env["DRAWSENSE_VB_EDGES"] = str(eb)
         env["DRAWSENSE_VB_HEAP"] = "1" if heap_probe else "0"

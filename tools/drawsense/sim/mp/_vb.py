@@ -475,7 +475,9 @@ def unique_id():
 # ble.active (both run mp_handle_pending while they wait), only after
 # lightsleep() returns when the edge came during a light sleep. An edge that
 # finds the queue full is lost, and the run says so.
-SCHED_DEPTH = 8
+# zephyr: MICROPY_SCHEDULER_DEPTH's default, 4 (py/mpconfig.h; ports/zephyr
+# does not set it).
+SCHED_DEPTH = 4 if board.PORT == "zephyr" else 8
 _sched = []
 _lost = 0
 
@@ -501,12 +503,19 @@ def _isr(pid, level):
 
 
 def _schedule(handler, obj):
-    global _lost
+    global _lost, _signalled
     if len(_sched) >= SCHED_DEPTH:
         _lost += 1
         stats["irqs_lost"] += 1
         return
     _sched.append((handler, obj))
+    # MICROPY_SCHED_HOOK_SCHEDULED (zephyr: mp_hal_signal_event): what ends
+    # a wait_event
+    _signalled += 1
+
+
+_signalled = 0
+_wfe = False  # a wait_event is under way: a scheduled callback ends it
 
 
 _in_handler = False
@@ -643,12 +652,13 @@ def _line_moved(pid, before, mode):
     if mode == LIGHT and board.PORT == "esp32":
         # the CPU is stopped: no ISR runs; only a GPIO wake source ends the sleep
         return _wake_met(LIGHT)
+    sig = _signalled
     fired = _isr(pid, after)
     if mode == AWAKE:
         run_pending()
         if pins[pid]["level_trig"] is not None and not _storming:
             _storm_check()  # the level interrupt a light sleep left is still there
-        return False
+        return _wfe and _signalled != sig
     return fired  # rp2 / virtual light sleep: an armed pin IRQ wakes the chip
 
 
@@ -812,6 +822,55 @@ def sleep_awake(us):
     finally:
         stats["awake_us"] += now_us - t0
     probe_out()
+
+
+def sleep_idle(us):
+    # zephyr time.sleep/sleep_ms: mp_hal_wait_event(false, NULL, ms) blocks in
+    # k_poll and Zephyr's idle thread sleeps the CPU (System ON) with RAM, the
+    # pin IRQs and the BLE link layer running (ports/zephyr/mphalport.c). A
+    # scheduled callback (a soft pin IRQ) wakes the k_poll and runs at once,
+    # but the sleep does not end early (exit_on_event false). Counted as
+    # light_us: the board's power.toml prices it at its idle current.
+    _idle(us, False)
+
+
+def wait_event(us):
+    # zephyr MICROPY_INTERNAL_WFE: mp_hal_wait_event(true, NULL, ms), as
+    # select.poll waits: as sleep_idle, but a scheduled callback (signalled
+    # by mp_sched_schedule) ends it. us None: no timeout.
+    emit("sleep", mode="idle", ms=None if us is None else us // 1000)
+    woke = _idle(end_us - now_us if us is None else us, True)
+    stats["wakeups"] += 1
+    emit("wake", cause="pin" if woke else "timer", slept_us=now_us - _idle_t0, tick_base_us=boot_us)
+    return woke
+
+
+_idle_t0 = 0
+
+
+def _idle(us, exit_on_event):
+    global _wfe, _idle_t0
+    _catch_up()
+    if fault_due("hang"):
+        _hang()
+    # The nRF WDT pauses while the CPU sleeps (WDT_OPT_PAUSE_IN_SLEEP,
+    # ports/zephyr/machine_wdt.c): its deadline moves on by the idle time.
+    global wdt_deadline
+    probe_in()
+    t0 = now_us
+    _idle_t0 = t0
+    left = wdt_deadline - now_us
+    wdt_deadline = INF
+    _wfe = exit_on_event
+    try:
+        woke = _run(now_us + us, AWAKE)
+    finally:
+        _wfe = False
+        stats["light_us"] += now_us - t0
+        if wdt_timeout_us and wdt_deadline == INF:
+            wdt_deadline = now_us + left  # not fed meanwhile: what was left
+    probe_out()
+    return woke
 
 
 def _slow_clock_us(us):
@@ -1013,6 +1072,11 @@ def boot():
     if reset_cause != SOFT_RESET:  # esp32 machine_rtc_config is .data: a soft reset keeps it
         deep_wake = None
     addr = bytes(unique_id())  # the controller's public address
+    if board.PORT == "zephyr":
+        # no public address on the nRF52840: Zephyr takes the static random
+        # identity from FICR DEVICEADDR (top two bits set), the same every boot
+        identity_address()
+        drop_conn_records()  # RAM does not survive a reset
     mount_flash()
     # in this boot ticks_ms = ((t - tick_base_us) // 1000 + tick_off_ms) mod 2**30
     emit("boot", cause=reset_cause, board=board.NAME, tick_off_ms=tick_off_ms, tick_base_us=_ticks_base_us(),
@@ -1027,6 +1091,39 @@ def new_random_address():
         b[i] = _rand() & 0xFF
     b[0] |= 0xC0
     addr = bytes(b)
+
+
+def identity_address():
+    # zephyr, stock: BT_LE_ADV_OPT_USE_IDENTITY, the static random identity
+    global addr
+    addr = bytes([unique_id()[0] | 0xC0]) + bytes(unique_id())[1:]
+
+
+def new_nrpa():
+    # A non-resolvable private address: the two top bits clear, the rest
+    # random, neither all 0 nor all 1 (Core Vol 6, Part B, 1.3.2.2).
+    global addr
+    while True:
+        b = bytearray(6)
+        for i in range(6):
+            b[i] = _rand() & 0xFF
+        b[0] &= 0x3F
+        if any(b[1:]) or b[0]:
+            if not (b[0] == 0x3F and all(x == 0xFF for x in b[1:])):
+                break
+    addr = bytes(b)
+
+
+# zephyr: the connection records gap_advertise allocates on the MicroPython
+# heap and keeps reachable (objs_list, a root pointer) until active(False)
+# (ports/zephyr/modbluetooth_zephyr.c: mp_bluetooth_gap_advertise_start,
+# mp_bluetooth_deinit).
+conn_records = []
+
+
+def drop_conn_records():
+    global conn_records
+    conn_records = []  # a new list, as mp_bluetooth_init allocates a new objs_list
 
 
 def brownout():

@@ -9,6 +9,17 @@ import board
 _MAX_ADV = 31
 _ENODEV = 19  # ERRNO_BLUETOOTH_NOT_ACTIVE (extmod/modbluetooth.h): MP_ENODEV
 _EINVAL = 22
+_EOPNOTSUPP = 95  # picolibc, Zephyr's default libc (zephyr.toml: BLE.config)
+_ZEPHYR = board.PORT == "zephyr"
+# zephyr: the product's port patch (boards/nrf52840/board.py ZEPHYR_ADV_PATCH):
+# a non-connectable advert starts without BT_LE_ADV_OPT_USE_IDENTITY, so
+# Zephyr gives every start a fresh non-resolvable private address, and no
+# connection record is allocated for it. A stock build: the identity address
+# on every advert, and a record per start.
+_PATCHED = _ZEPHYR and getattr(board, "ZEPHYR_ADV_PATCH", False)
+# sizeof(mp_bt_zephyr_conn_t): two pointers on a Cortex-M4
+# (ports/zephyr/modbluetooth_zephyr.c)
+_CONN_REC = 8
 
 
 class BLE:
@@ -36,6 +47,9 @@ class BLE:
             _vb.radio_used = True
         if not active:
             _vb.radio_stop()
+            # zephyr mp_bluetooth_deinit drops the root pointers: the
+            # records gap_advertise kept become garbage
+            _vb.drop_conn_records()
         _vb.ble_active = active
         return _vb.ble_active
 
@@ -58,6 +72,10 @@ class BLE:
             if k not in known:
                 raise ValueError("unknown config param")
         mode = kwargs.get("addr_mode")
+        if _ZEPHYR and "addr_mode" in kwargs:
+            # ports/zephyr/modbluetooth_zephyr.c mp_bluetooth_set_address_mode:
+            # unconditional, active or not, any value
+            raise OSError(_EOPNOTSUPP)
         if mode is not None:
             if type(mode) is not int:
                 raise TypeError("can't convert %s to int" % type(mode).__name__)
@@ -99,6 +117,16 @@ class BLE:
         adv_data = bytes(adv_data)
         if len(adv_data) > _MAX_ADV or (resp_data is not None and len(resp_data) > _MAX_ADV):
             raise OSError(_EINVAL)  # legacy advertising: 31 bytes at most
+        if _ZEPHYR:
+            connectable = b.get("connectable", True)
+            if _PATCHED and not connectable:
+                _vb.new_nrpa()  # Zephyr's own address for a non-identity advert
+            else:
+                # mp_bluetooth_gap_advertise_start: m_new0(mp_bt_zephyr_conn_t)
+                # appended to objs_list (reachable until active(False));
+                # MemoryError under heap_lock, as on the board
+                _vb.conn_records.append(bytearray(_CONN_REC))
+                _vb.identity_address()
         _vb.radio_start(interval_us, adv_data)
 
     def __getattr__(self, name):

@@ -22,6 +22,31 @@ for _n in ("IDLE", "SLEEP", "DEEPSLEEP", "PWRON_RESET", "HARD_RESET", "WDT_RESET
 # flash's, 18-19 the USB-Serial-JTAG's: ports/esp32/machine_pin.h);
 # RP2040 GP0-29.
 _PINS = {"esp32c3": tuple(range(14)) + (20, 21), "rp2040": tuple(range(30))}.get(board.CHIP, tuple(range(48)))
+_ZEPHYR = board.PORT == "zephyr"
+# zephyr: the GPIO devices zephyr_device_find knows on the nRF52840, by
+# devicetree full name and by node label (CONFIG_DEVICE_DT_METADATA=y): P0
+# and P1 (ports/zephyr/zephyr_device.c).
+_ZDEV = {"gpio0": "gpio0", "gpio@50000000": "gpio0", "gpio1": "gpio1", "gpio@50000300": "gpio1"}
+
+
+def _zephyr_id(id, what, msg):
+    """A zephyr (device, n) id as mp_pin_make_new / mp_machine_adc_make_new
+    take it, checked as the C checks it; the device by its node label."""
+    if type(id) is not tuple:
+        raise ValueError(msg)
+    if len(id) != 2:
+        raise ValueError("requested length 2 but object has length %d" % len(id))  # mp_obj_get_array_fixed_n
+    name, n = id
+    if type(name) is bytes:
+        name = name.decode()
+    if type(name) is not str:
+        raise TypeError("can't convert '%s' object to str implicitly" % type(name).__name__)
+    devs = _ZDEV if what == "pin" else {"adc": "adc", "adc@40007000": "adc"}
+    if name not in devs:
+        raise ValueError("device %s not found" % name)
+    if type(n) is not int:
+        raise TypeError("can't convert %s to int" % type(n).__name__)
+    return (devs[name], n)
 
 
 class _Irq:
@@ -47,6 +72,18 @@ class Pin:
     def __init__(self, *a, **kw):
         b = _vb.bind("machine.Pin", a, kw)
         id = b["id"]
+        if _ZEPHYR:
+            # ports/zephyr/machine_pin.c mp_pin_make_new: a Pin or a
+            # (device, n) tuple; n is not range-checked. Any other argument
+            # needs mode (machine_pin_obj_init_helper: mode REQUIRED).
+            self._id = id._id if isinstance(id, Pin) else _zephyr_id(
+                id, "pin", 'Pin id must be tuple of ("GPIO_x", pin#)')
+            b.pop("id")
+            if b and "mode" not in b:
+                raise TypeError("'mode' argument required")
+            if b:
+                self._init(b)
+            return
         if type(id) is str and board.PORT == "rp2" and id == "LED":
             pass
         elif type(id) is not int or id not in _PINS:
@@ -61,6 +98,21 @@ class Pin:
     def _init(self, b):
         st = _vb.pin_state(self._id)
         mode = b.get("mode")
+        if _ZEPHYR:
+            # gpio_pin_configure(mode | pull | init): mode an int, pull
+            # applied every time (None or absent: no pull)
+            if type(mode) is not int:
+                raise TypeError("can't convert %s to int" % type(mode).__name__)
+            pull = b.get("pull")
+            if pull is not None and type(pull) is not int:
+                raise TypeError("can't convert %s to int" % type(pull).__name__)
+            if mode not in (Pin.IN, Pin.OUT, Pin.OPEN_DRAIN) or pull not in (None, Pin.PULL_UP, Pin.PULL_DOWN):
+                raise ValueError("invalid pin")  # gpio_pin_configure fails
+            st["mode"] = mode
+            st["pull"] = pull
+            if b.get("value") is not None:
+                st["out"] = 1 if b["value"] else 0
+            return
         if mode is not None and mode != -1:
             if mode not in (Pin.IN, Pin.OUT, Pin.OPEN_DRAIN):
                 raise ValueError("invalid pin mode")
@@ -118,6 +170,21 @@ class ADC:
 
     def __init__(self, *a, **kw):
         b = _vb.bind("machine.ADC", a, kw)
+        if _ZEPHYR:
+            # ports/zephyr/machine_adc.c mp_machine_adc_make_new: an ADC or an
+            # (adc device, channel) tuple; the channel must be one the board's
+            # devicetree lists under zephyr,user io-channels (here: the
+            # battery's, board.BATTERY_ADC_PIN, the SAADC VDD input).
+            id = a[0]
+            if isinstance(id, ADC):
+                self._pid = id._pid
+                return
+            msg = "ADC must be initialized with a tuple of (adcblock, channel) or an ADC object"
+            cid = _zephyr_id(id, "adc", msg)
+            if cid != tuple(board.BATTERY_ADC_PIN):
+                raise ValueError("ADC channel (%s, %d) not found" % cid)
+            self._pid = cid
+            return
         pin = b["pin"] if "pin" in b else b.get("id")
         pid = pin._id if isinstance(pin, Pin) else pin
         if type(pid) is not int:
@@ -135,6 +202,10 @@ class ADC:
         # the radio draws) through the board's divider. Pico W: GP29 is also
         # the CYW43's SPI clock (micropython#10406); once the radio is up it
         # reads ~0 V.
+        if _ZEPHYR:
+            # SAADC VDD input, gain 1/6 against 0.6 V: the cell itself, no
+            # divider; adc_raw_to_millivolts_dt gives whole mV
+            return _vb.cell_mv() * 1000
         vsys = getattr(board, "VSYS_SENSE_PIN", -1)
         if self._pid == vsys:
             return 12000 if _vb.radio_used else _vb.cell_mv() * 1000 // 3
@@ -149,11 +220,13 @@ class ADC:
 
     def read_u16(self, *a, **kw):
         _vb.bind("machine.ADC.read_u16", a, kw)
+        if _ZEPHYR:
+            return min(65535, self._uv() * 65535 // 3600000)  # 0-3.6 V full scale
         return min(65535, self._uv() * 65535 // 3300000)
 
     def read_uv(self, *a, **kw):
         _vb.bind("machine.ADC.read_uv", a, kw)
-        if not _vb.adc_calibrated:
+        if not _vb.adc_calibrated and not _ZEPHYR:
             # ports/esp32/adc.c madcblock_read_uv_helper: no eFuse calibration
             # scheme -> check_esp_err raises
             # (ESP_ERR_NOT_SUPPORTED, which check_esp_err_ maps to EOPNOTSUPP)
@@ -233,7 +306,13 @@ def deepsleep(*a, **kw):
     _vb.deepsleep(None if ms is None else ms * 1000)
 
 
-def reset_cause():
+def reset_cause(*a, **kw):
+    _vb.bind("machine.reset_cause", a, kw)
+    if _ZEPHYR:
+        # ports/zephyr/modmachine.c machine_reset_cause: printf a warning on
+        # MicroPython's stdout, then 42, whatever the cause
+        print("Warning: machine_reset_cause is not implemented")
+        return _vb.contract["machine.reset_cause"][5]  # 42
     return _vb.reset_cause
 
 
@@ -266,3 +345,15 @@ def freq(*a, **kw):
     _vb.bind("machine.freq", a, kw)
     if not a:
         return 160000000 if board.PORT == "esp32" else 125000000
+
+
+# Names the port does not have are not there at all (hasattr is False), as
+# on a board: zephyr has no lightsleep, deepsleep, RTC or unique_id, and its
+# ADC no atten (the contract's "absent" entries).
+for _n in list(globals()):
+    if _n[0] != "_" and ("machine." + _n) in _vb.contract and not _vb.has("machine." + _n):
+        del globals()[_n]
+if _ZEPHYR:
+    for _n in ("atten",):
+        if not _vb.has("machine.ADC." + _n):
+            delattr(ADC, _n)

@@ -2,6 +2,12 @@
 # clock. Only what MicroPython's time has (extmod/modtime.c); anything else is
 # an AttributeError. ticks_* and time_ns come from the board's clocks in _vb.
 import _vb
+import board
+
+# zephyr: sleep and sleep_ms wait in k_poll, the CPU idle (_vb.sleep_idle);
+# sleep_us is k_busy_wait (ports/zephyr/mphalport.h: mp_hal_delay_ms,
+# mp_hal_delay_us). Elsewhere the CPU idles awake.
+_sleep = _vb.sleep_idle if board.PORT == "zephyr" else _vb.sleep_awake
 
 _HALF = (_vb.MASK + 1) >> 1
 
@@ -41,7 +47,7 @@ def ticks_add(ticks, delta):
 def sleep_ms(ms):
     _int(ms, "sleep_ms")
     if ms > 0:
-        _vb.sleep_awake(ms * 1000)
+        _sleep(ms * 1000)
 
 
 def sleep_us(us):
@@ -54,7 +60,7 @@ def sleep(seconds):
     if type(seconds) not in (int, float):
         raise TypeError("can't convert %s to float" % type(seconds).__name__)
     if seconds > 0:
-        _vb.sleep_awake(int(seconds * 1000000))
+        _sleep(int(seconds * 1000000))
 
 
 def time_ns():
