@@ -36,11 +36,12 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             print(json.dumps(r))
         return 0
-    print(f"{'board':<9} {'port':<8} {'pin':>3} {'pull':<5} {'holstered':>9} {'wake':<5} {'adv min':>8}  description")
-    for r in rows:
-        pin = r["sensor_pin"]
-        pin = f"{pin[0]}.{pin[1]}" if isinstance(pin, (list, tuple)) else pin  # zephyr: (device, n)
-        print(f"{r['name']:<9} {r['port']:<8} {pin:>3} {r['pull']:<5} {r['holstered_level']:>9} "
+    pins = [f"{p[0]}.{p[1]}" if isinstance(p, (list, tuple)) else str(p)  # zephyr: (device, n)
+            for p in (r["sensor_pin"] for r in rows)]
+    w = max(3, *(len(p) for p in pins))
+    print(f"{'board':<9} {'port':<8} {'pin':>{w}} {'pull':<5} {'holstered':>9} {'wake':<5} {'adv min':>8}  description")
+    for r, pin in zip(rows, pins):
+        print(f"{r['name']:<9} {r['port']:<8} {pin:>{w}} {r['pull']:<5} {r['holstered_level']:>9} "
               f"{r['wake']:<5} {r['adv_min_interval_ms']:>6g}ms  {r['title']}")
     print()
     for r in rows:
