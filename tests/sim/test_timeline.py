@@ -25,6 +25,7 @@ def _text(*events: dict) -> str:
     ("reset", "firmware running (after a reset)"),
     ("soft-reset", "firmware running (after a soft reset)"),        # not "a soft-reset reset"
     ("deep-sleep", "firmware running (after a deep-sleep wake)"),
+    ("unknown", "firmware running (the port does not say why"),        # not "after a unknown reset"
 ])
 def test_a_boot_says_how_the_firmware_started(cause, says):
     out = _text({"t_ms": 5.0, "type": "firmware", "board": "virtual", "state": "HOLSTERED", "cause": cause})

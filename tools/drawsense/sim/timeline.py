@@ -150,7 +150,8 @@ def _firmware(e: Event) -> str:
     cause = e.get("cause", "power-on")
     # the firmware's words for how it booted (hw.reset_cause_name), one word each
     after = {"power-on": "", "?": "", "reset": " (after a reset)", "soft-reset": " (after a soft reset)",
-             "deep-sleep": " (after a deep-sleep wake)"}.get(cause, f" (after a {cause} reset)")
+             "deep-sleep": " (after a deep-sleep wake)",
+             "unknown": " (the port does not say why: zephyr's reset_cause)"}.get(cause, f" (after a {cause} reset)")
     return f"ready   firmware running{after}, sensor reads {e['state'].lower()}"
 
 
