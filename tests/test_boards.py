@@ -11,17 +11,34 @@ from drawsense import boards, paths
 FIRMWARE_MODULES = sorted(p.stem for p in paths.FIRMWARE.glob("*.py") if p.name != "main.py")
 
 
+def _manifest_calls(manifest, calls):
+    """Run a freeze manifest as MicroPython's manifestfile does, following its
+    include()s of our own files (relative to the including file); the port's
+    $(PORT_DIR) manifest is recorded, not read."""
+    def include(path, **kw):
+        calls["include"].append(((path,), kw))
+        if not path.startswith("$("):
+            _manifest_calls((manifest.parent / path).resolve(), calls)
+
+    def record(kind):
+        return lambda *a, **kw: calls[kind].append((manifest.parent, a, kw))
+
+    ns = {"include": include, "freeze": record("freeze"), "module": record("module"),
+          "metadata": record("metadata")}
+    exec(compile(manifest.read_text(), str(manifest), "exec"), ns)
+    return calls
+
+
 @pytest.mark.parametrize("name", [n for n in boards.names() if (paths.BOARDS / n / "manifest.py").exists()])
 def test_manifest_freezes_every_firmware_module(name):
-    calls = {"include": [], "freeze": [], "module": [], "metadata": []}
-    ns = {k: (lambda *a, _k=k, **kw: calls[_k].append((a, kw))) for k in calls}
     manifest = paths.BOARDS / name / "manifest.py"
-    exec(compile(manifest.read_text(), str(manifest), "exec"), ns)
-    assert calls["include"] == [(("$(PORT_DIR)/boards/manifest.py",), {})]  # the port's defaults first
-    (path, files), = [c[0] for c in calls["freeze"]]
-    assert (manifest.parent / path).resolve() == paths.FIRMWARE.resolve()
+    calls = _manifest_calls(manifest, {"include": [], "freeze": [], "module": [], "metadata": []})
+    assert calls["include"][0] == (("$(PORT_DIR)/boards/manifest.py",), {})  # the port's defaults first
+    (base, (path, files), _), = calls["freeze"]
+    assert (base / path).resolve() == paths.FIRMWARE.resolve()
     assert sorted(f[:-3] for f in files) == FIRMWARE_MODULES
-    assert calls["module"] == [(("board.py",), {})] and (manifest.parent / "board.py").exists()
+    assert [(b, a) for b, a, _ in calls["module"]] == [(manifest.parent, ("board.py",))]
+    assert (manifest.parent / "board.py").exists()
 
 
 def test_product_boards_have_manifests():

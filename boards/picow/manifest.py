@@ -12,10 +12,5 @@
 # main.py stays a 2-line file on the board's filesystem (it imports app).
 include("$(PORT_DIR)/boards/manifest.py")
 
-metadata(version="0.1.0", description="drawsense holster draw sensor firmware")
-
-freeze("../../firmware", tuple(m + ".py" for m in (
-    "advert", "aes", "app", "battery", "burst", "ccm", "config", "counter", "debounce", "detect", "edges",
-    "events", "hw", "keyfile", "rtcstate", "selftest",
-)))
+include("../_shared/firmware_manifest.py")
 module("board.py")
