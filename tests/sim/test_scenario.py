@@ -374,7 +374,7 @@ def test_csv_per_sample_rows_collapse_to_changes(tmp_path):
         level = 1 if 2_000 <= us < 5_000 else 0
         rows.append(f"{us / 1e6:.6f},{level}")
     path = write(tmp_path, "cap.csv", "\n".join(rows))
-    s = scenario.load(path)  # dispatches on .csv
+    s = scenario.load(path, time_unit="s")  # dispatches on .csv; "time" names no unit
     assert s.initial_out is False
     assert s.edges == [(2_000, True), (5_000, False)]
     assert s.duration_us == 9_990 + 1_000
@@ -393,23 +393,23 @@ def test_csv_pulseview_export_with_comments_header_and_more_channels(tmp_path):
         0.001100000," 0",0
         0.001350000," 1",1
         """)
-    s = scenario.load_csv(path, holstered_level=1)
+    s = scenario.load_capture(path, holstered_level=1)
     assert s.initial_out is False
     assert s.edges == [(1_000, True), (1_250, False)]  # time 0 is the first row
-    assert s.duration_us == 1_250 + 1_000
+    assert s.duration_us == 1_250 + 1  # the last sample lasts a period (1 MHz)
 
 
 def test_csv_holstered_level_maps_electrical_to_out(tmp_path):
     path = write(tmp_path, "lvl.csv", "0,1\n0.5,0\n1.0,1\n")
-    high = scenario.load_csv(path, holstered_level=1)
-    low = scenario.load_csv(path, holstered_level=0)
+    high = scenario.load_capture(path, holstered_level=1, time_unit="s")
+    low = scenario.load_capture(path, holstered_level=0, time_unit="s")
     assert high.initial_out is False and high.edges == [(500_000, True), (1_000_000, False)]
     assert low.initial_out is True and low.edges == [(500_000, False), (1_000_000, True)]
 
 
 def test_csv_header_unit_is_honoured(tmp_path):
     path = write(tmp_path, "ms.csv", "# ms capture\ntime [ms],level\n0,0\n12.5,1\n")
-    assert scenario.load_csv(path).edges == [(12_500, True)]
+    assert scenario.load_capture(path).edges == [(12_500, True)]
 
 
 def test_csv_time_going_backwards_names_the_row(tmp_path):
@@ -428,9 +428,10 @@ def test_csv_time_going_backwards_names_the_row(tmp_path):
 @pytest.mark.parametrize("text, line, words", [
     ("", 1, "empty file"),
     ("; only a comment\nTime [s],D0\n", 2, "no data rows"),
-    ("0,0\n0.1,x\n", 2, "level must be 0 or 1"),
-    ("0,0\nsoon,1\n", 2, "time must be a number"),
-    ("0,0\n0.1\n", 2, "expected time,level"),
+    ("Time [s],D0\n0,0\n0.1,x\n", 3, "level must be 0 or 1"),
+    ("Time [s],D0\n0,0\nsoon,1\n", 3, "time must be a number"),
+    ("Time [s],D0\n0,0\n0.1\n", 3, "expected 2 columns"),
+    ("Time [s]\n0\n", 2, "expected time,level"),
 ])
 def test_csv_bad_files(tmp_path, text, line, words):
     path = write(tmp_path, "bad.csv", text)
@@ -455,7 +456,7 @@ def test_csv_reads_back_the_changes_it_was_written_from(tmp_path_factory, gaps, 
         rows.append(f"{x / 1e6:.6f},{level}")
     path = tmp_path_factory.mktemp("csv") / "cap.csv"
     path.write_text("Time [s],D0\n" + "\n".join(rows) + "\n")
-    s = scenario.load_csv(str(path))
+    s = scenario.load_capture(str(path))
     assert_well_formed(s)
     assert s.initial_out is start_high
     assert [t for t, _ in s.edges] == times

@@ -18,19 +18,21 @@ from drawsense.cli.argtypes import fault
 from drawsense.cli.common import simulation_failed
 from drawsense.console import fail, note
 from drawsense.keystore import KeyStore, KeyStoreError
-from drawsense.sim import scenario, timeline, vboard
+from drawsense.sim import capture, scenario, timeline, vboard
 
 HELP = "run the firmware on the virtual board through a scenario"
 DESCRIPTION = ("Run the unmodified firmware under MicroPython on the virtual board, its sensor "
                "following SCENARIO in virtual time, and show what it did and what went on air.")
 EPILOG = ("built-in scenarios: " + ", ".join(scenario.builtin_names())
           + "\nA SCENARIO may also be a .toml file (format: drawsense/sim/scenario.py docstring) or a "
-            "logic-analyzer .csv capture of the sensor line (time in s, level).")
+            "logic-analyser capture of the sensor line: a sigrok-cli/PulseView CSV (any -O csv options) "
+            "or .sr session file, a Saleae Logic CSV export, or time,level rows under a header that names "
+            "the unit (Time [ms]). Formats: drawsense/sim/capture.py.")
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("scenario", nargs="?", default="draw", metavar="SCENARIO|FILE",
-                   help="built-in scenario name or a .toml/.csv file (default: draw)")
+                   help="built-in scenario name, a .toml scenario or a capture (.csv, .sr) (default: draw)")
     s.add_argument("--board", default="virtual", metavar="NAME",
                    help="board definition to emulate (default: virtual, an idealised board that light-sleeps "
                         "with its radio ready; esp32c3 deep-sleeps; see: drawsense boards)")
@@ -47,6 +49,22 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
                    help="inject a fault once, at its first chance from MS ms into the run: flash (a flash write "
                         "the chip refuses), radio (the radio call raises), hang (the firmware stops feeding its "
                         "watchdog); repeatable. Shows how the sensor reports it and recovers")
+    cap = s.add_argument_group("captures (a .csv or .sr SCENARIO)")
+    cap.add_argument("--channel", metavar="NAME|N",
+                     help="the channel that is the sensor line, by name as the file gives it (D0, Channel 1) or "
+                          "a number counting the file's channels from 0 (default: the first)")
+    cap.add_argument("--samplerate", metavar="RATE", type=_rate,
+                     help="the rate the capture was taken at (1k, 200k, 1M, in Hz), for a file that does not "
+                          "say it (sigrok's CSV without its comments); overrides the file's")
+    cap.add_argument("--time-unit", choices=capture.UNIT_CHOICES,
+                     help="the unit of the time column, for a file whose header does not name it; overrides it")
+
+
+def _rate(text: str) -> float:
+    try:
+        return capture.parse_rate(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 class _Refused(Exception):
@@ -88,7 +106,12 @@ def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, Path | Non
 def run(args: argparse.Namespace) -> int:
     try:
         board = boards.load(args.board)
-        scen = scenario.load(args.scenario, holstered_level=board["HOLSTERED_LEVEL"])
+        given = {k: v for k, v in (("channel", args.channel), ("samplerate", args.samplerate),
+                                   ("time_unit", args.time_unit)) if v is not None}
+        if given and Path(args.scenario).suffix.lower() not in scenario.CAPTURE_SUFFIXES:
+            raise _Refused(f"--{next(iter(given)).replace('_', '-')} is for a capture file (.csv, .sr); "
+                           f"{args.scenario!r} is not one")
+        scen = scenario.load(args.scenario, holstered_level=board["HOLSTERED_LEVEL"], **given)
         secret, device_id, flash = _identity(args)
     except (boards.BoardError, scenario.ScenarioError, _Refused) as e:
         return fail(str(e))

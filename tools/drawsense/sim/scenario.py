@@ -3,7 +3,7 @@
 A scenario is the sensor's logical state ("out" = gun drawn) as a list of
 edges in microseconds, plus the battery voltage. It comes from a small TOML
 file (the built-ins are scenarios/NAME.toml beside this module) or from a
-logic-analyzer capture exported as CSV.
+logic-analyser capture (CSV or a sigrok/PulseView .sr file).
 
 TOML format
 -----------
@@ -62,14 +62,13 @@ Segment keys:
 Anything else is an error, reported as ``file:line: message`` with the line
 of the offending key (or of its ``[[segment]]`` header).
 
-CSV captures
-------------
-As PulseView/sigrok (or DSView) exports them: comment lines starting with
-``;`` or ``#``, an optional header row (``Time [s],D0``; a unit of s, ms, us
-or ns in brackets or parentheses is honoured, seconds otherwise), then rows
-``time,level[,other channels ignored]``, one per sample or one per change.
-The first channel is the sensor line; its electrical level is mapped to
-"out" with the board's ``holstered_level``. Time 0 is the first row.
+Captures
+--------
+A logic-analyser capture of the sensor line (``.csv`` or ``.sr``), as
+sigrok-cli, PulseView and Saleae Logic write them: see drawsense/sim/capture.py.
+One channel (the first, or the one asked for) is the sensor line; its
+electrical level is mapped to "out" with the board's ``holstered_level``.
+Time 0 is the first sample.
 """
 
 from __future__ import annotations
@@ -88,6 +87,7 @@ else:
     import tomli as tomllib
 
 from drawsense import paths
+from drawsense.sim import capture
 
 DEFAULT = "draw"
 STATES = ("holstered", "drawn", "chatter")
@@ -150,18 +150,19 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in paths.SCENARIOS.glob("*.toml"))
 
 
-def load(spec: str, holstered_level: int = 0) -> Scenario:
-    """A built-in by name, or a .toml scenario file, or a .csv capture."""
+def load(spec: str, holstered_level: int = 0, **capture_options) -> Scenario:
+    """A built-in by name, or a .toml scenario file, or a capture (.csv, .sr):
+    capture_options are load_capture's (channel, samplerate, time_unit)."""
     spec = str(spec)
     if spec in builtin_names():
         return _load_toml(paths.SCENARIOS / f"{spec}.toml", source=spec)
     suffix = Path(spec).suffix.lower()
     if suffix == ".toml":
         return _load_toml(Path(spec), source=spec)
-    if suffix == ".csv":
-        return load_csv(spec, holstered_level)
+    if suffix in CAPTURE_SUFFIXES:
+        return load_capture(spec, holstered_level, **capture_options)
     raise ScenarioError(spec, 0, f"not a scenario: give a built-in ({', '.join(builtin_names())}) "
-                                 "or a path to a .toml scenario or a .csv capture")
+                                 "or a path to a .toml scenario, a .csv capture or a sigrok/PulseView .sr file")
 
 
 def timeline_json(s: Scenario) -> dict:
@@ -179,14 +180,9 @@ def timeline_json(s: Scenario) -> dict:
 
 def _read(path: str | Path) -> str:
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise ScenarioError(path, 0, "no such file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(path, 0, "not UTF-8 text") from None
-    except OSError as e:
-        raise ScenarioError(path, 0, f"cannot read: {e.strerror}") from None
+        return capture.read_text(path)
+    except capture.CaptureError as e:
+        raise ScenarioError(e.path, e.line, e.message) from None
 
 
 # ---------------------------------------------------------------- TOML
@@ -510,63 +506,31 @@ def _generate(segments: list[_Segment], seed: int, battery_mv: int, fail) -> Sce
     return Scenario("", "", seed, t, initial_out, edges, battery, "", spans)
 
 
-# ---------------------------------------------------------------- CSV
+# ---------------------------------------------------------------- captures
 
-_UNITS_US = {"s": 1e6, "ms": 1e3, "us": 1.0, "µs": 1.0, "ns": 1e-3}
-
-
-def _unit_scale(header: str) -> float:
-    """Microseconds per time unit named in a header like 'Time [ms]'; seconds if none."""
-    m = re.search(r"[\[(]\s*(s|ms|us|µs|ns)\s*[\])]", header)
-    return _UNITS_US[m.group(1)] if m else 1e6
+CAPTURE_SUFFIXES = (".csv", ".sr")
 
 
-def load_csv(path: str, holstered_level: int = 0) -> Scenario:
-    """A logic-analyzer capture: time,level rows (see the module docstring)."""
+def load_capture(path: str, holstered_level: int = 0, *, channel: str | None = None,
+                 samplerate: float | None = None, time_unit: str | None = None) -> Scenario:
+    """A logic-analyser capture of the sensor line (drawsense/sim/capture.py
+    says which): one channel's electrical level, mapped to "out" with the
+    board's holstered_level. The options say what the file does not: which
+    channel (a name or a number from 0; default the first), the sample rate
+    in Hz, the unit of a time column."""
     if holstered_level not in (0, 1):
         raise ValueError(f"holstered_level must be 0 or 1, got {holstered_level!r}")
-    text = _read(path)
-    lines = text.splitlines()
-    if not text.strip():
-        raise ScenarioError(path, 1, "empty file: expected rows of time_seconds,level")
-
-    scale = 1e6
-    rows: list[tuple[int, float, int]] = []  # line, time (file units), level
-    header_seen = False
-    for n, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line or line[0] in ";#":
-            continue
-        fields = [f.strip().strip("\"'").strip() for f in line.split(",")]
-        try:
-            t = float(fields[0])
-        except ValueError:
-            if not rows and not header_seen:
-                header_seen = True
-                scale = _unit_scale(fields[0])
-                continue
-            raise ScenarioError(path, n, f"time must be a number (seconds), got {fields[0]!r}") from None
-        if not math.isfinite(t):
-            raise ScenarioError(path, n, f"time must be a finite number, got {fields[0]!r}")
-        if len(fields) < 2:
-            raise ScenarioError(path, n, "expected time,level (level 0 or 1)")
-        if fields[1] not in ("0", "1"):
-            raise ScenarioError(path, n, f"level must be 0 or 1, got {fields[1]!r}")
-        if rows and t < rows[-1][1]:
-            raise ScenarioError(path, n, f"time {fields[0]} is before the previous row's "
-                                         f"(line {rows[-1][0]}): times must be non-decreasing")
-        if rows and (t - rows[0][1]) * scale > MAX_DURATION_MS * 1000:
-            raise ScenarioError(path, n, f"time {fields[0]} is more than 31 days after the first row's, "
-                                         f"longer than the simulator runs")
-        rows.append((n, t, int(fields[1])))
-    if not rows:
-        raise ScenarioError(path, len(lines), "no data rows: expected rows of time_seconds,level")
-
-    # Rows at the same microsecond: the last one is the level from then on.
-    t0 = rows[0][1]
+    try:
+        trace = capture.read(path, channel=channel, samplerate=samplerate, time_unit=time_unit)
+    except capture.CaptureError as e:
+        raise ScenarioError(e.path, e.line, e.message) from None
+    # Samples at the same microsecond: the last one is the level from then on.
     points: list[tuple[int, int]] = []
-    for _, t, level in rows:
-        us = round((t - t0) * scale)
+    for t, level in trace.points:
+        us = round(t)
+        if us > MAX_DURATION_MS * 1000:
+            raise ScenarioError(path, 0, f"the capture is longer than 31 days ({trace.what}), "
+                                         f"longer than the simulator runs; is the time scale right?")
         if points and points[-1][0] == us:
             points[-1] = (us, level)
         else:
@@ -577,15 +541,18 @@ def load_csv(path: str, holstered_level: int = 0) -> Scenario:
         if new != level:
             level = new
             edges.append((us, level != holstered_level))
+    # The last sample lasts a period; 1 ms when the rate is not known (a
+    # row per change: the last row is where the export ends).
+    end = points[-1][0] + max(1, round(trace.period_us or 1000))
     return Scenario(
         name=Path(path).stem,
-        description=f"capture {Path(path).name}: {len(rows)} rows, {len(edges)} edges "
-                    f"(holstered level {holstered_level})",
+        description=f"capture {Path(path).name}: {trace.what}; {trace.rows} {trace.rows_are}, {len(edges)} edges, "
+                    f"{end / 1e6:g} s (holstered level {holstered_level})",
         seed=1,
-        duration_us=points[-1][0] + 1000,
+        duration_us=end,
         initial_out=points[0][1] != holstered_level,
         edges=edges,
         battery=[(0, 3000)],
         source=str(path),
-        line_spans=[(0, points[-1][0] + 1000)],  # recorded on the line itself
+        line_spans=[(0, end)],  # recorded on the line itself
     )
