@@ -253,3 +253,10 @@ def test_sim_capture_options_are_refused_for_a_scenario():
     assert r.returncode == 2 and "--channel is for a capture file" in r.stderr
     r = drawsense("sim", str(CAPTURES / "demo3.sr"), "--samplerate", "fast")
     assert r.returncode == 2 and "not a sample rate" in r.stderr
+
+
+def test_longer_than_the_simulator_runs_is_refused(tmp_path):
+    # 3000 samples at 1 mHz: 34 days
+    path = make_sr(tmp_path, META.format(rate="samplerate=0.001\n"), {"logic-1": bytes(6000)})
+    with pytest.raises(ScenarioError, match="sample 3000 is more than 31 days after the start"):
+        scenario.load_capture(path)

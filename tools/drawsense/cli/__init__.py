@@ -22,7 +22,8 @@ examples:
   drawsense sim                          the default scenario (a draw) on the virtual board
   drawsense sim --board esp32c3          the same on the ESP32-C3, waking from deep sleep
   drawsense sim vibration                running with the gun holstered: no draw expected
-  drawsense sim capture.csv --vcd out.vcd   a logic-analyzer capture; waveforms for GTKWave/PulseView
+  drawsense sim capture.sr --vcd out.vcd    a logic-analyser capture (sigrok/PulseView .sr or .csv, Saleae .csv);
+                                            waveforms for GTKWave/PulseView/sigrok-cli
   drawsense sim --json | jq 'select(.type=="adv")'
   drawsense sim --keys k.db --json | drawsense listen --air - --keys k.db
   drawsense power --board esp32c3 --cell CR2477 --plot life.png

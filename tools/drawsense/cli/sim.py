@@ -38,7 +38,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
                         "with its radio ready; esp32c3 deep-sleeps; see: drawsense boards)")
     s.add_argument("--json", action="store_true",
                    help="one JSON object per line (t_ms, type, ...): pin, level, state, burst, radio, adv, ...")
-    s.add_argument("--vcd", metavar="FILE", help="also write a Value Change Dump of sensor, level, state, radio")
+    s.add_argument("--vcd", metavar="FILE", help="also write a Value Change Dump (one-bit wires, 1 us: sensor, debounced_out, "
+                                          "state_holstered/drawn/fault, radio_on, adv, asleep, deep_sleep, boot, "
+                                          "brownout) for GTKWave, PulseView or sigrok-cli -I vcd")
     s.add_argument("--keys", metavar="FILE", type=Path,
                    help="provision the virtual device into this key store (created if missing) and keep its "
                         "flash beside it, so 'drawsense listen --keys FILE' verifies what it sends")

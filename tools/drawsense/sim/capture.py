@@ -106,13 +106,19 @@ def sigrok_time_unit_us(rate: float) -> float:
 
 
 def read(path: str | Path, *, channel: str | None = None, samplerate: float | None = None,
-         time_unit: str | None = None) -> Trace:
-    """The capture at path (.sr or CSV), one channel of it."""
+         time_unit: str | None = None, max_us: float = math.inf) -> Trace:
+    """The capture at path (.sr or CSV), one channel of it; refused past
+    max_us from its start (at the row that passes it)."""
     if time_unit is not None and time_unit not in _UNITS_US:
         raise ValueError(f"time_unit must be one of {', '.join(UNIT_CHOICES)}, got {time_unit!r}")
     if Path(path).suffix.lower() == ".sr":
-        return _read_sr(path, channel, samplerate)
-    return _read_csv(path, channel, samplerate, time_unit)
+        return _read_sr(path, channel, samplerate, max_us)
+    return _read_csv(path, channel, samplerate, time_unit, max_us)
+
+
+def _too_long(path, line: int, what: str, max_us: float) -> CaptureError:
+    return CaptureError(path, line, f"{what} is more than {max_us / 86_400e6:g} days after the start, "
+                                    f"longer than the simulator runs; is the time scale right?")
 
 
 def _pick(path, names: list[str], channel: str | None, line: int = 0) -> int:
@@ -136,7 +142,7 @@ def _which(names: list[str], i: int) -> str:
 # ---------------------------------------------------------------- .sr
 
 
-def _read_sr(path, channel: str | None, samplerate: float | None) -> Trace:
+def _read_sr(path, channel: str | None, samplerate: float | None, max_us: float) -> Trace:
     try:
         z = zipfile.ZipFile(path)
     except FileNotFoundError:
@@ -200,6 +206,8 @@ def _read_sr(path, channel: str | None, samplerate: float | None) -> Trace:
                         level ^= 1
                         points.append(((n + pos) * 1e6 / rate, level))
                     n += len(col)
+                    if n * 1e6 / rate > max_us:
+                        raise _too_long(path, 0, f"sample {n}", max_us)
     if not n:
         raise CaptureError(path, 0, "no samples in this session file")
     points.append(((n - 1) * 1e6 / rate, level))  # the last sample: the capture's end
@@ -266,7 +274,8 @@ def _time_label(label: str) -> tuple[bool, float | None, bool]:
 _SNIFF_ROWS = 1000
 
 
-def _read_csv(path, channel: str | None, samplerate: float | None, time_unit: str | None) -> Trace:
+def _read_csv(path, channel: str | None, samplerate: float | None, time_unit: str | None,
+              max_us: float) -> Trace:
     rate_said: float | None = None
     comment_names: list[str] = []
     header: list[str] | None = None
@@ -347,10 +356,11 @@ def _read_csv(path, channel: str | None, samplerate: float | None, time_unit: st
         unit_us = sigrok_time_unit_us(rate)
     elif not has_time:
         if rate is None:
-            raise CaptureError(path, 0, f"no time column and the file does not give the sample rate "
-                                        f"(sigrok's default CSV; header=false drops it): {_RATE_HINT}")
+            raise CaptureError(path, 0, f"no time column and no sample rate in the file (sigrok's header=false "
+                                        f"leaves out its '; Samplerate:' comment): {_RATE_HINT}")
         unit_us = 1e6 / rate
 
+    assert unit_us is not None
     # (row, time in file units, level): the first row, then each change
     samples: list[tuple[int, float, int]] = []
     t0 = last_t = None
@@ -374,6 +384,8 @@ def _read_csv(path, channel: str | None, samplerate: float | None, time_unit: st
             last_t = t
             if t0 is None:
                 t0 = t
+        if (t - (t0 or 0.0)) * unit_us > max_us:
+            raise _too_long(path, n, f"time {fields[0]}" if has_time else f"row {rows + 1}", max_us)
         rows += 1
         v = fields[col]
         if v == "X":  # Saleae Logic 2: no data here
@@ -397,7 +409,6 @@ def _read_csv(path, channel: str | None, samplerate: float | None, time_unit: st
     else:
         t0 = 0.0
         samples = [(i, float(i), lv) for i, _, lv in samples] + [(rows - 1, float(rows - 1), level)]
-    assert unit_us is not None
     points = [((t - t0) * unit_us, lv) for _, t, lv in samples]
     if not has_time:
         scale = f"a row per sample at {_hz(1e6 / unit_us)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import IO, Callable
 
 from drawsense.sim.events import Adv, Event
@@ -201,47 +202,104 @@ def write_json(run: SimResult, f: IO[str]) -> None:
 
 # ----------------------------------------------------------------- vcd ----
 
-_STATES = {"HOLSTERED": 0, "DRAWN": 1, "FAULT": 2}
+# The wires of the VCD, in the order they are declared: (name, what it is).
+# All are one-bit wires: sigrok's VCD importer (libsigrok src/input/vcd.c)
+# reads only those, and stops at the first vector value; GTKWave reads both.
+VCD_WIRES: tuple[tuple[str, str], ...] = (
+    ("sensor", "the sensor pin's electrical level as the MCU sees it"),
+    ("debounced_out", "1 while the firmware's debounced level is out (drawn)"),
+    ("state_holstered", "1 while the firmware's state is HOLSTERED"),
+    ("state_drawn", "1 while the firmware's state is DRAWN"),
+    ("state_fault", "1 while the firmware's state is FAULT"),
+    ("radio_on", "1 while the radio advertises"),
+    ("adv", "a 376 us pulse for each advertising event on air"),
+    ("asleep", "1 while the chip sleeps (light, deep or idle)"),
+    ("deep_sleep", "1 while the chip is in deep sleep"),
+    ("boot", "1 while the chip boots: from a reset or power-on for its boot time"),
+    ("brownout", "1 from a brownout (the cell sagged under load) until the chip has booted again"),
+)
+_ADV_US = 376  # an advertising event: ~3 channels x 128 us on air
+_STATE_WIRES = {"HOLSTERED": "state_holstered", "DRAWN": "state_drawn", "FAULT": "state_fault"}
 
 
-def write_vcd(run: SimResult, f: IO[str]) -> None:
-    """Value Change Dump (IEEE 1364): sensor line, debounced level, state
-    (2-bit: 0 holstered, 1 drawn, 2 fault), radio on, and a pulse per
-    advertising event. Opens in GTKWave and PulseView; timescale 1 us."""
-    sigs = [("sensor", "!", 1), ("debounced_out", '"', 1), ("state", "#", 2), ("radio_on", "$", 1),
-            ("adv_event", "%", 1)]
-    f.write("$date drawsense sim $end\n$version drawsense $end\n$timescale 1us $end\n")
-    f.write(f"$scope module {run.board} $end\n")
-    for name, code, width in sigs:
-        f.write(f"$var wire {width} {code} {name} $end\n")
-    f.write("$upscope $end\n$enddefinitions $end\n")
+def vcd_changes(run: SimResult) -> list[tuple[int, str, int]]:
+    """(t_us, wire, value) for every wire of VCD_WIRES, in time order; at
+    one t_us the last change of a wire is its value from then on. Each wire
+    starts at 0 at time 0 except the sensor, which starts where it was."""
+    out: list[tuple[int, int, str, int]] = []  # (t_us, order, wire, value)
 
-    changes: list[tuple[int, int, str]] = []  # (t_us, order, text)
-    first_pin = run.of("pin")
-    init_level = 0
-    if first_pin:
-        init_level = 1 - first_pin[0]["level"] if first_pin[0]["level"] in (0, 1) else 0
-    init_state = _STATES.get(next((e["state"] for e in run.of("firmware")), "HOLSTERED"), 0)
-    f.write(f"#0\n$dumpvars\n{init_level}!\n0\"\nb{init_state:02b} #\n0$\n0%\n$end\n")
+    def put(t_us: int, wire: str, value: int, order: int) -> None:
+        out.append((t_us, order, wire, value))
+
+    end_us = round(run.duration_ms * 1000)
+    pins = run.of("pin")
+    put(0, "sensor", 1 - pins[0]["level"] if pins else 0, -1)  # the level before its first edge
+    boots = [(round(e["t_ms"] * 1000), e["boot_ms"] * 1000) for e in run.of("boot")]
     for i, e in enumerate(run.events):
         t = round(e["t_ms"] * 1000)
         k = e["type"]
         if k == "pin":
-            changes.append((t, i, f"{e['level']}!"))
+            put(t, "sensor", e["level"], i)
         elif k == "level":
-            changes.append((t, i, f"{1 if e['level'] == 'out' else 0}\""))
-        elif k == "state":
-            changes.append((t, i, f"b{_STATES[e['state']]:02b} #"))
+            put(t, "debounced_out", int(e["level"] == "out"), i)
+        elif k in ("state", "firmware"):
+            for state, wire in _STATE_WIRES.items():
+                put(t, wire, int(e["state"] == state), i)
         elif k == "radio":
-            changes.append((t, i, f"{1 if e['on'] else 0}$"))
+            put(t, "radio_on", int(e["on"]), i)
         elif k == "adv":
-            changes.append((t, i, "1%"))
-            changes.append((t + 376, i, "0%"))  # ~3 channels x 128 us on air
-    changes.sort()
-    last = None
-    for t, _, text in changes:
-        if t != last:
-            f.write(f"#{t}\n")
-            last = t
-        f.write(text + "\n")
+            put(t, "adv", 1, i)
+            put(min(t + _ADV_US, end_us), "adv", 0, i)
+        elif k == "sleep":
+            put(t, "asleep", 1, i)
+            put(t, "deep_sleep", int(e["mode"] == "deep"), i)
+        elif k == "wake":
+            put(t, "asleep", 0, i)
+            put(t, "deep_sleep", 0, i)
+        elif k == "boot":
+            put(t, "boot", 1, i)
+            put(min(t + e["boot_ms"] * 1000, end_us), "boot", 0, i)
+        elif k == "brownout":
+            booted = next((b + ms for b, ms in boots if b >= t), end_us)
+            put(t, "brownout", 1, i)
+            put(min(booted, end_us), "brownout", 0, i)
+    out.sort()
+    return [(t, wire, value) for t, _, wire, value in out]
+
+
+def write_vcd(run: SimResult, f: IO[str], *, date: datetime | None = None) -> None:
+    """Value Change Dump (IEEE 1364-2005, 18.2) of the run: VCD_WIRES, one bit
+    each, timescale 1 us. sigrok-cli/PulseView (-I vcd) and GTKWave read it."""
+    when = (date or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    codes = {name: chr(33 + i) for i, (name, _) in enumerate(VCD_WIRES)}  # '!', '"', '#', ...
+    f.write(f"$date {when} $end\n$version drawsense sim $end\n")
+    f.write(f"$comment scenario {run.scenario} on board {run.board}; "
+            + "; ".join(f"{name}: {what}" for name, what in VCD_WIRES) + " $end\n")
+    f.write("$timescale 1us $end\n")
+    f.write(f"$scope module {run.board} $end\n")
+    for name, _ in VCD_WIRES:
+        f.write(f"$var wire 1 {codes[name]} {name} $end\n")
+    f.write("$upscope $end\n$enddefinitions $end\n")
+    level = {name: 0 for name, _ in VCD_WIRES}
+    changes = vcd_changes(run)
+    while changes and changes[0][0] == 0:  # the values at time 0 are the initial dump
+        _, wire, value = changes.pop(0)
+        level[wire] = value
+    f.write("#0\n$dumpvars\n" + "".join(f"{level[name]}{codes[name]}\n" for name, _ in VCD_WIRES) + "$end\n")
+    at: dict[str, int] = {}  # the changes at one time stamp: the last per wire
+    last_t = 0
+
+    def flush() -> None:
+        moved = [(w, v) for w, v in at.items() if v != level[w]]
+        if moved:
+            f.write(f"#{last_t}\n" + "".join(f"{v}{codes[w]}\n" for w, v in moved))
+            level.update(moved)
+        at.clear()
+
+    for t, wire, value in changes:
+        if t != last_t:
+            flush()
+            last_t = t
+        at[wire] = value
+    flush()
     f.write(f"#{round(run.duration_ms * 1000)}\n")
