@@ -137,6 +137,19 @@ def test_time_units(tmp_path, header, rate, unit_us):
     assert s.edges == [(round(2000 * unit_us), True)]
 
 
+def test_saleae_documented_example(tmp_path):
+    # the digital CSV example of Saleae's "Binary and CSV Export Formats (2025 update)"
+    path = write(tmp_path, "logic2.csv", "Time [s],Channel 0 :),Channel 1 :),Ch2\n0.000000000,0,1,X\n"
+                 "0.125000000,0,0,X\n0.250000000,1,1,X\n0.500000000,0,0,1\n0.625000000,1,1,0\n"
+                 "0.750000000,0,1,0\n0.875000000,1,0,1\n1.000000000,X,X,X\n")
+    ch0 = scenario.load_capture(path)
+    assert ch0.edges == [(250_000, True), (500_000, False), (625_000, True), (750_000, False), (875_000, True)]
+    assert ch0.duration_us == 1_001_000  # the X row is the end of the capture
+    assert scenario.load_capture(path, channel="Channel 1 :)").edges[0] == (125_000, False)
+    ch2 = scenario.load_capture(path, channel="ch2")
+    assert ch2.initial_out is True and ch2.edges == [(625_000, False), (875_000, True)]
+
+
 def test_saleae_no_data_rows_are_skipped(tmp_path):
     path = write(tmp_path, "x.csv", "Time [s],Channel 0,Channel 1\n0.0,0,X\n0.5,1,X\n1.0,X,X\n1.5,0,1\n")
     s = scenario.load_capture(path)

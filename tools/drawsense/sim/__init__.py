@@ -1,7 +1,9 @@
 """The sensor without a board: pin -> firmware -> radio, in virtual time.
 
     scenario.py   the sensor line: built-in scenarios (scenarios/*.toml), your
-                  .toml, or a logic-analyser .csv capture -> timed edges
+                  .toml, or a logic-analyser capture -> timed edges
+    capture.py    reads captures as sigrok-cli, PulseView and Saleae Logic
+                  write them (CSV forms, .sr session files)
     vboard.py     runs the unmodified firmware under MicroPython with the
                   fakes in mp/ ahead of the built-ins, the line following the
                   scenario; returns a read-only SimResult

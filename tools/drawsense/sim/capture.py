@@ -10,10 +10,11 @@ sigrok-cli 0.7 and PulseView CSV
     ``; Samplerate: 1 kHz`` (gone with ``header=false``). Then a label row
     (gone with ``label=off``): ``time=true`` puts a time column first, labelled
     with its unit, ``milliseconds`` at 1 kHz, ``microseconds`` at 200 kHz (the
-    unit is the largest of s/ms/us/ns... that gives a whole period; ``samples``
-    below 2 Hz), or ``Time`` with ``label=channel``, where the unit is known
-    only from the sample rate. ``label=units`` (the default) calls every logic
-    column ``logic``; the channel names then come from the Channels comment.
+    unit is the largest of s/ms/us/ns... that holds a period; ``samples`` at
+    1 Hz or with no rate, when the column is all 0), or ``Time`` with
+    ``label=channel``, where the unit is known only from the sample rate.
+    ``label=units`` (the default) calls every logic column ``logic``; the
+    channel names then come from the Channels comment.
     Without ``time=true`` (the default) there is no time column: one row per
     sample at the sample rate. ``dedup=true`` keeps the rows where a level
     changes. A ``Trigger`` column (``trigger=true``) is left out.
@@ -26,10 +27,10 @@ sigrok and PulseView session files (``.sr``)
     little-endian, in ``logic-1`` or in chunks ``logic-1-1``, ``logic-1-2``, ...
 Saleae Logic CSV
     Logic 2's digital export: ``Time [s],Channel 0,Channel 1``, one row per
-    change, time in seconds; ``X`` for no data (Saleae, "Binary and CSV Export
-    Formats (2025 update)", support.saleae.com/faq/technical-faq/
-    binary-and-csv-export-formats-2025-update). Logic 1.x: ``Time[s], Channel 0,
-    Channel 1`` (a space after each comma). Sample numbers instead of times
+    change, time in seconds; ``X`` for no data, a last row of X at the end
+    (Saleae's support article "Binary and CSV Export Formats (2025 update)",
+    saleae/gitbook-docs faq/technical-faq/binary-and-csv-export-formats-2025-update.md).
+    Logic 1.x: ``Time[s], Channel 0, Channel 1`` (a space after each comma). Sample numbers instead of times
     need the sample rate; ISO 8601 timestamps are refused (export without them).
 Any other CSV
     An optional header row whose first field names the time and its unit
