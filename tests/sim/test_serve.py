@@ -32,9 +32,9 @@ if not sys.platform.startswith("linux"):  # the ^C relay reads /proc; CI and thi
 
 
 class Board(ServedBoard):
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, **kw):
         self.log: list[str] = []
-        super().__init__(root, log=self.log.append)
+        super().__init__(root, log=self.log.append, **kw)
 
     def mpremote(self, *args: str, timeout: float = 10, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mpremote", "connect", self.pty, *args],
@@ -86,6 +86,24 @@ def test_soft_reset_then_exec(board):
     assert out.strip() == "42"
     # power-on, then one soft reset in the raw REPL (a fresh interpreter), same line
     assert any(line.startswith("board: boot 2 (raw)") for line in board.log), board.log
+
+
+def test_a_served_zephyr_board_is_the_zephyr_port_through_soft_resets(tmp_path):
+    # `board serve --board nrf52840`: the zephyr port's own select.poll fake
+    # and its missing machine.deepsleep must not break the board's REPL, and
+    # every boot is the zephyr port (tuple pin ids, reset_cause 42, no sleep)
+    b = Board(tmp_path, board="nrf52840")
+    try:
+        probe = ("import machine, board\n"
+                 "print(board.NAME, hasattr(machine, 'lightsleep'), machine.Pin(('gpio0', 3), machine.Pin.IN).value())\n"
+                 "print(machine.reset_cause())")
+        for args in (("exec", probe), ("soft-reset", "exec", probe)):
+            out = _ok(b.mpremote(*args)).splitlines()
+            assert out == ["nrf52840 False 0", "Warning: machine_reset_cause is not implemented", "42"], out
+        assert any(line.startswith("board: boot 2 (raw)") for line in b.log), b.log
+    finally:
+        b.close()
+    assert not b.error, b.error
 
 
 def test_exec_twice_keeps_the_connection(board):
