@@ -26,7 +26,8 @@ DESCRIPTION = ("Run the unmodified firmware under MicroPython on the virtual boa
                "following SCENARIO in virtual time, and show what it did and what went on air.")
 EPILOG = ("built-in scenarios: " + ", ".join(scenario.builtin_names())
           + "\nA SCENARIO may also be a .toml file (format: drawsense/sim/scenario.py docstring) or a "
-            "logic-analyzer .csv capture of the sensor line (time in s, level).")
+            "logic-analyzer .csv capture of the sensor line (time in s, level).\nExit status 1 when the run "
+            "does not show what the scenario's 'expect' says (a built-in's description says it too).")
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
@@ -151,4 +152,8 @@ def run(args: argparse.Namespace) -> int:
         timeline.write_text(result, sys.stdout)
         if args.vcd:
             print(f"waveforms written to {args.vcd} (open with gtkwave or PulseView)")
+    missed = [] if args.inject else timeline.unmet(result, scen.expect)
+    if missed:
+        return fail(f"scenario {scen.name!r} on {args.board} did not do what it expects: "
+                    f"{'; '.join(missed)}", 1)
     return 0
