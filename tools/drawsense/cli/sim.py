@@ -48,7 +48,8 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--inject", metavar="KIND@MS", type=fault, action="append", default=[],
                    help="inject a fault once, at its first chance from MS ms into the run: flash (a flash write "
                         "the chip refuses), radio (the radio call raises), hang (the firmware stops feeding its "
-                        "watchdog); repeatable. Shows how the sensor reports it and recovers")
+                        "watchdog); repeatable. Shows how the sensor reports it and recovers (the scenario's expect is "
+                        "not checked: the fault changes the run on purpose)")
 
 
 class _Refused(Exception):
