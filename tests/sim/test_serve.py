@@ -477,3 +477,64 @@ def test_poke_writes_only_a_control_file(tmp_path, capsys):
         code, out, err = poke(victim, "--sensor", "in")
         assert code == 2 and "not a served board's control file" in err and err.count("\n") == 1, err
         assert other.read_text() == before and not list(tmp_path.glob("*.tmp"))
+
+
+def _serve_cli(capfd, *args: str) -> tuple[int, str, str]:
+    """`drawsense board serve ARGS` in this process, for arguments it must refuse
+    before it starts a board: it returns at once (a board would block)."""
+    from drawsense import cli
+
+    code = cli.main(["board", "serve", *args])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_serve_refuses_events_or_control_it_cannot_write_before_printing_a_pty(tmp_path, capfd, monkeypatch):
+    """A pty printed for a board that died at boot makes mpremote hang and
+    deploy fail with EIO: a folder, a missing folder or the same file twice
+    is one line and exit 2, with no pty on stdout and nothing made."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evdir").mkdir()
+    ctl = tmp_path / "ctl.json"
+    for args, says in ((["--events", "evdir"], "--events evdir: is a folder"),
+                       (["--events", "nodir/ev.log"], "--events nodir/ev.log: no folder"),
+                       (["--control", "evdir"], "--control evdir: is a folder"),
+                       (["--control", "nodir/vb.ctl"], "--control nodir/vb.ctl: no folder"),
+                       (["--events", "x.log", "--control", "x.log"], "the same file"),
+                       (["--control", str(ctl)], "not a served board's control file")):
+        ctl.write_text('{"mine": 1}')  # someone's file, not a control file: refused, not overwritten
+        code, out, err = _serve_cli(capfd, "--root", "vb", *args)
+        assert code == 2 and out == "" and says in err and err.count("\n") == 1, (args, out, err)
+        assert ctl.read_text() == '{"mine": 1}'
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ctl.json", "evdir"], args
+
+
+def test_serve_makes_a_missing_root_folder(tmp_path, capfd):
+    """`board serve --root vb` as the README writes it, with no vb yet: the
+    folder is made (its parent must exist) and the board served in it."""
+    stop = __import__("threading").Event()
+    got: list[str] = []
+
+    def ready(path: str) -> None:
+        got.append(path)
+        stop.set()
+
+    serve.serve(tmp_path / "vb", ready=ready, stop=stop)
+    assert got and got[0].startswith("/dev/pts/") and (tmp_path / "vb").is_dir()
+    code, out, err = _serve_cli(capfd, "--root", str(tmp_path / "no" / "vb"))
+    assert code == 2 and out == "" and "no folder" in err and not (tmp_path / "no").exists()
+    (tmp_path / "file").write_text("")
+    code, out, err = _serve_cli(capfd, "--root", str(tmp_path / "file"))
+    assert code == 2 and "is a file" in err and err.count("\n") == 1
+
+
+def test_a_new_served_board_starts_holstered_whatever_its_control_file_said(tmp_path):
+    """A control file left poked 'out' by an earlier session would start the
+    next board drawn: serve starts it holstered, on a full cell."""
+    ctl = tmp_path / "vb.ctl"
+    serve.poke(ctl, sensor="out", battery_mv=2400)
+    b = ServedBoard(tmp_path, control=ctl)
+    try:
+        assert json.loads(ctl.read_text()) == {}
+    finally:
+        b.close()
