@@ -3,6 +3,7 @@ a key store row, a one-line error, and a check that a secret never shows."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 
 from drawsense import cli as drawsense_cli
 from drawsense.keystore import KeyStore
+
+# The environment the CLI runs in as a subprocess: this tree's package first.
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] / "tools"),
+                                                                os.environ.get("PYTHONPATH")])))
 
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="drawsense board serve is Linux-only (its ^C relay reads /proc)")

@@ -28,6 +28,9 @@ class OneDeviceStore:
     def devices(self) -> list[Device]:
         return [self.device]
 
+    def damaged(self) -> list:
+        return []
+
     def accept(self, *a) -> bool:
         return True
 

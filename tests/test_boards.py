@@ -59,3 +59,38 @@ def test_a_broken_board_file_says_where(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "BOARDS", tmp_path)
     with pytest.raises(boards.BoardError, match=r"board.py:2: SENSOR_PIN must be a literal"):
         boards.load("broken")
+
+
+NRF = paths.BOARDS / "nrf52840"
+
+
+def test_the_nrf52840_build_names_only_files_that_are_here():
+    # prj.conf's build command and patch step are what a firmware engineer
+    # copies: every /path/to/drawsense/... it names must exist
+    import re
+
+    named = re.findall(r"/path/to/drawsense/([^\s\"]+)", (NRF / "prj.conf").read_text())
+    assert {"boards/nrf52840/prj.conf", "boards/nrf52840/app.overlay", "boards/nrf52840/manifest.py"} <= set(named)
+    assert any(n.startswith("boards/nrf52840/patches/") for n in named)
+    for n in named:
+        assert (paths.BOARDS / n.removeprefix("boards/")).is_file(), f"prj.conf names {n}, which is not here"
+
+
+def test_the_advertiser_patch_changes_only_the_non_connectable_start():
+    from drawsense.sim import ports
+
+    (patch,) = sorted((NRF / "patches").glob("*.patch"))
+    text = patch.read_text()
+    # against the commit the zephyr contract was read at
+    assert ports.load("zephyr").commit[:12] in text
+    files = [ln.split()[-1] for ln in text.splitlines() if ln.startswith("diff --git")]
+    assert files == ["b/ports/zephyr/modbluetooth_zephyr.c"]
+    removed = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    # the identity option only for a connectable advert; the record only for one
+    assert "| BT_LE_ADV_OPT_USE_IDENTITY" in removed
+    assert ".options = (connectable ? BT_LE_ADV_OPT_CONN | BT_LE_ADV_OPT_USE_IDENTITY : 0)" in added
+    assert "if (connectable) {" in added
+    assert not any("USE_IDENTITY" in ln for ln in added if not ln.startswith(("//", ".options")))
+    # the virtual board models the patched build for the product
+    assert boards.load("nrf52840")["ZEPHYR_ADV_PATCH"] is True

@@ -352,3 +352,30 @@ def test_corrupt_or_foreign_key_store_is_one_line_and_untouched(tmp_path, conten
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and str(keys) in lines[0] and "not a drawsense key store" in lines[0]
     assert keys.read_bytes() == before
+
+
+@pytest.mark.parametrize("column, value, says", [
+    ("secret", b"\x01\x02", "secret is 2 bytes, not 32"),
+    ("secret", "text", "secret is str"),
+    ("device_id", b"123", "device id is 3 bytes, not 8"),
+    ("last_counter", "abc", "last counter is 'abc'"),
+    ("last_counter", 1 << 40, "last counter is 1099511627776"),
+    ("last_seen", "yesterday", "last-seen time is 'yesterday'"),
+    ("battery_mv", 2.5, "battery is 2.5"),
+    ("battery_low", 7, "low-battery flag is 7"),
+    ("name", None, "name is not a device name (empty (NULL))"),
+])
+def test_a_damaged_row_is_left_out_and_said_why_without_its_secret(tmp_path, column, value, says):
+    s = KeyStore(tmp_path / "k.db")
+    s.add("ok")
+    secret = s.add("hurt").secret
+    s.db.execute(f"UPDATE devices SET {column} = ? WHERE name = 'hurt'", (value,))
+    assert [d.name for d in s.devices()] == ["ok"]
+    [bad] = s.damaged()
+    line = bad.line(s.path)
+    assert says in line and f"(row {bad.row})" in line and "\n" not in line
+    assert secret.hex() not in line and repr(secret) not in line
+    logged: list[str] = []
+    rx = Receiver(s, log=logged.append)  # the sound device is heard; one line for the other
+    assert list(rx.devices) == ["ok"] and len(logged) == 1 and says in logged[0]
+    s.close()

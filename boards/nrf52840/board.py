@@ -62,7 +62,8 @@ ADV_MIN_INTERVAL_US = 20000
 # scanner can follow the sensor from burst to burst, and every gap_advertise
 # start allocates a connection record that stays on the heap until
 # active(False). The product carries a small port patch
-# (docs/nrf52840.md, "Advertiser patch"): for connectable=False, start
+# (patches/0001-zephyr-non-connectable-adverts-from-a-fresh-NRPA.patch;
+# docs/nrf52840.md, "Advertiser patch"): for connectable=False, start
 # WITHOUT BT_LE_ADV_OPT_USE_IDENTITY (Zephyr then takes a fresh
 # non-resolvable private address at every bt_le_adv_start) and skip the
 # connection record. True models the patched build (the product); False the

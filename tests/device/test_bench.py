@@ -40,7 +40,7 @@ def test_provision_then_bench_all_pass(board, keys, capfd):
     r = json.loads(out)
     assert r["ok"] and all(c["status"] == "PASS" for c in r["checks"]), r
     assert [c["name"] for c in r["checks"]] == ["firmware", "board", "sensor", "battery", "key", "counter",
-                                                "free heap", "reset cause"]
+                                                "free heap", "reset cause", "restart"]
     assert r["report"]["device"] == dev_id.hex()
     assert cli("bench", "--port", board.pty, "--keys", str(keys)) == 0
     out, _ = capfd.readouterr()
@@ -131,6 +131,34 @@ def test_missing_key_store_for_listen(board, tmp_path, capfd):
                "--events", str(board.events)) == 2
     assert "no such key store" in one_line(capfd.readouterr().err)
     assert not missing.exists()
+
+
+@needs_linux
+def test_events_that_is_not_a_served_boards_file_is_one_line(board, keys, tmp_path, capfd):
+    """--events a folder (or nothing) is refused in one line before the board
+    is touched, not a traceback from the trigger half-done."""
+    assert cli("provision", "--port", board.pty, "--name", "vb-e", "--keys", str(keys)) == 0
+    capfd.readouterr()
+    for events, says in ((tmp_path, "is a folder"), (tmp_path / "none.log", "no such file")):
+        assert cli("bench", "--port", board.pty, "--keys", str(keys), "--trigger", "--listen",
+                   "--events", str(events)) == 2
+        err = one_line(capfd.readouterr().err)
+        assert f"--events {events}: {says}" in err and "drawsense board serve --events FILE" in err
+    assert row(keys, "vb-e")[3] == -1  # nothing was sent, nothing received
+
+
+@needs_linux
+def test_bench_leaves_the_firmware_running(board, keys, capfd):
+    """mpremote stops main.py for the checks; the bench resets the board at
+    the end, so main.py runs again (here it marks each run in a file)."""
+    (board.root / "main.py").write_text("open('runs.txt', 'a').write('x')\n")
+    assert cli("provision", "--port", board.pty, "--name", "vb-r", "--keys", str(keys)) == 0
+    capfd.readouterr()
+    before = (board.root / "runs.txt").read_text() if (board.root / "runs.txt").exists() else ""
+    assert cli("bench", "--port", board.pty, "--keys", str(keys), "--json") == 0
+    checks = {c["name"]: c for c in json.loads(capfd.readouterr().out)["checks"]}
+    assert checks["restart"]["status"] == "PASS"
+    assert (board.root / "runs.txt").read_text() == before + "x"
 
 
 @needs_linux

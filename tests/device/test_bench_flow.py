@@ -5,7 +5,6 @@ serve -> provision -> deploy -> bench --trigger --listen."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,9 +15,7 @@ from drawsense import protocol
 from drawsense.sim import vboard
 from drawsense.keystore import KeyStore
 from drawsense.receive.receiver import Receiver
-from conftest import REPO
-
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tools"), os.environ.get("PYTHONPATH")])))
+from benchhelp import ENV
 
 
 def drawsense(*args, timeout=120):

@@ -373,3 +373,60 @@ def test_a_locked_store_still_gives_the_draw_and_its_action_and_the_floor_follow
     assert KeyStore(keys).get("h1").last_counter == 21
     # the replay is refused once the floor is on disk, after a restart too
     assert Receiver(KeyStore(keys), wall_t0=WALL).feed(_frame(16, "draw", 30), t_ms=1000) is None
+
+
+def test_a_damaged_store_row_is_one_warning_and_the_others_are_heard(tmp_path):
+    """A row edited by hand (a 2-byte secret, a counter that is not a number)
+    stopped `listen` for every device with a traceback; now each is one
+    warning naming the device and its row, the sound device is verified, and
+    `keys list` and `fleet` flag the damaged ones."""
+    keys = tmp_path / "k.db"
+    air = cli("sim", "draw", "--keys", str(keys), "--name", "good", "--json").stdout
+    s = KeyStore(keys)
+    s.add("short")
+    s.add("wordy")
+    s.close()
+    db = sqlite3.connect(keys)
+    db.execute("UPDATE devices SET secret = x'0102' WHERE name = 'short'")
+    db.execute("UPDATE devices SET last_counter = 'abc' WHERE name = 'wordy'")
+    db.commit()
+    rows = dict(db.execute("SELECT name, rowid FROM devices"))
+    db.close()
+    r = cli("listen", "--air", "-", "--keys", str(keys), "--json", input=air)
+    assert r.returncode == 0, r.stderr
+    assert [e["event"] for e in events_of(r.stdout)] == ["draw", "reminder"]
+    warnings = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(warnings) == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"'short' (row {rows['short']})" in warnings[0] and "secret is 2 bytes" in warnings[0]
+    assert f"'wordy' (row {rows['wordy']})" in warnings[1] and "'abc'" in warnings[1]
+    listed = {d["name"]: d for d in map(json.loads, cli("keys", "--keys", str(keys), "list", "--json")
+                                        .stdout.splitlines())}
+    assert "damaged" not in listed["good"] and "secret is 2 bytes" in listed["short"]["damaged"]
+    assert "DAMAGED (row" in cli("keys", "--keys", str(keys), "list").stdout
+    fleet = {d["name"]: d["flags"] for d in map(json.loads, cli("fleet", "--keys", str(keys), "--json")
+                                                .stdout.splitlines())}
+    assert fleet == {"good": [], "short": ["DAMAGED"], "wordy": ["DAMAGED"]}
+
+
+def test_a_removed_or_lost_device_does_not_come_back_with_its_old_flash(tmp_path):
+    """`keys remove` (or a deleted store) left the simulated device's flash
+    beside the store; the next `sim --keys` booted the old key and every
+    advert was 'unknown' from then on. Now the flash goes with the device,
+    and one provisioned with another key is not booted."""
+    keys = tmp_path / "k.db"
+    flash = tmp_path / "k.db.sim" / "sim-virtual.flash"
+    assert [e["event"] for e in events_of(pipeline(keys, "draw").stdout)] == ["draw", "reminder"]
+    r = cli("keys", "--keys", str(keys), "remove", "sim-virtual")
+    assert r.returncode == 0 and "flash" in r.stdout and not flash.exists()
+    again = pipeline(keys, "draw")
+    assert [e["event"] for e in events_of(again.stdout)] == ["draw", "reminder"], again.stderr
+    assert "rejected: none" in again.stderr
+    # the store itself deleted (its flash left behind): a new store, a new key, not the old flash's
+    old = flash.read_bytes()
+    for f in tmp_path.glob("k.db*"):
+        if f.is_file():
+            f.unlink()
+    third = pipeline(keys, "draw")
+    assert [e["event"] for e in events_of(third.stdout)] == ["draw", "reminder"], third.stderr
+    assert "rejected: none" in third.stderr and "held another key" in third.stderr
+    assert flash.read_bytes() != old

@@ -32,9 +32,9 @@ if not sys.platform.startswith("linux"):  # the ^C relay reads /proc; CI and thi
 
 
 class Board(ServedBoard):
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, **kw):
         self.log: list[str] = []
-        super().__init__(root, log=self.log.append)
+        super().__init__(root, log=self.log.append, **kw)
 
     def mpremote(self, *args: str, timeout: float = 10, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mpremote", "connect", self.pty, *args],
@@ -86,6 +86,24 @@ def test_soft_reset_then_exec(board):
     assert out.strip() == "42"
     # power-on, then one soft reset in the raw REPL (a fresh interpreter), same line
     assert any(line.startswith("board: boot 2 (raw)") for line in board.log), board.log
+
+
+def test_a_served_zephyr_board_is_the_zephyr_port_through_soft_resets(tmp_path):
+    # `board serve --board nrf52840`: the zephyr port's own select.poll fake
+    # and its missing machine.deepsleep must not break the board's REPL, and
+    # every boot is the zephyr port (tuple pin ids, reset_cause 42, no sleep)
+    b = Board(tmp_path, board="nrf52840")
+    try:
+        probe = ("import machine, board\n"
+                 "print(board.NAME, hasattr(machine, 'lightsleep'), machine.Pin(('gpio0', 3), machine.Pin.IN).value())\n"
+                 "print(machine.reset_cause())")
+        for args in (("exec", probe), ("soft-reset", "exec", probe)):
+            out = _ok(b.mpremote(*args)).splitlines()
+            assert out == ["nrf52840 False 0", "Warning: machine_reset_cause is not implemented", "42"], out
+        assert any(line.startswith("board: boot 2 (raw)") for line in b.log), b.log
+    finally:
+        b.close()
+    assert not b.error, b.error
 
 
 def test_exec_twice_keeps_the_connection(board):
@@ -459,3 +477,64 @@ def test_poke_writes_only_a_control_file(tmp_path, capsys):
         code, out, err = poke(victim, "--sensor", "in")
         assert code == 2 and "not a served board's control file" in err and err.count("\n") == 1, err
         assert other.read_text() == before and not list(tmp_path.glob("*.tmp"))
+
+
+def _serve_cli(capfd, *args: str) -> tuple[int, str, str]:
+    """`drawsense board serve ARGS` in this process, for arguments it must refuse
+    before it starts a board: it returns at once (a board would block)."""
+    from drawsense import cli
+
+    code = cli.main(["board", "serve", *args])
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_serve_refuses_events_or_control_it_cannot_write_before_printing_a_pty(tmp_path, capfd, monkeypatch):
+    """A pty printed for a board that died at boot makes mpremote hang and
+    deploy fail with EIO: a folder, a missing folder or the same file twice
+    is one line and exit 2, with no pty on stdout and nothing made."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evdir").mkdir()
+    ctl = tmp_path / "ctl.json"
+    for args, says in ((["--events", "evdir"], "--events evdir: is a folder"),
+                       (["--events", "nodir/ev.log"], "--events nodir/ev.log: no folder"),
+                       (["--control", "evdir"], "--control evdir: is a folder"),
+                       (["--control", "nodir/vb.ctl"], "--control nodir/vb.ctl: no folder"),
+                       (["--events", "x.log", "--control", "x.log"], "the same file"),
+                       (["--control", str(ctl)], "not a served board's control file")):
+        ctl.write_text('{"mine": 1}')  # someone's file, not a control file: refused, not overwritten
+        code, out, err = _serve_cli(capfd, "--root", "vb", *args)
+        assert code == 2 and out == "" and says in err and err.count("\n") == 1, (args, out, err)
+        assert ctl.read_text() == '{"mine": 1}'
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ctl.json", "evdir"], args
+
+
+def test_serve_makes_a_missing_root_folder(tmp_path, capfd):
+    """`board serve --root vb` as the README writes it, with no vb yet: the
+    folder is made (its parent must exist) and the board served in it."""
+    stop = __import__("threading").Event()
+    got: list[str] = []
+
+    def ready(path: str) -> None:
+        got.append(path)
+        stop.set()
+
+    serve.serve(tmp_path / "vb", ready=ready, stop=stop)
+    assert got and got[0].startswith("/dev/pts/") and (tmp_path / "vb").is_dir()
+    code, out, err = _serve_cli(capfd, "--root", str(tmp_path / "no" / "vb"))
+    assert code == 2 and out == "" and "no folder" in err and not (tmp_path / "no").exists()
+    (tmp_path / "file").write_text("")
+    code, out, err = _serve_cli(capfd, "--root", str(tmp_path / "file"))
+    assert code == 2 and "is a file" in err and err.count("\n") == 1
+
+
+def test_a_new_served_board_starts_holstered_whatever_its_control_file_said(tmp_path):
+    """A control file left poked 'out' by an earlier session would start the
+    next board drawn: serve starts it holstered, on a full cell."""
+    ctl = tmp_path / "vb.ctl"
+    serve.poke(ctl, sensor="out", battery_mv=2400)
+    b = ServedBoard(tmp_path, control=ctl)
+    try:
+        assert json.loads(ctl.read_text()) == {}
+    finally:
+        b.close()

@@ -50,6 +50,50 @@ class Device:
         return self.device_id.hex()
 
 
+class Damaged(NamedTuple):
+    """A row devices() leaves out because a field is not what the schema
+    says (a secret of the wrong length, a counter that is not a number):
+    edited by hand or by another program. Its secret is never shown."""
+    row: int  # SQLite rowid, for the person who mends it
+    name: str  # as stored (repr of whatever it is when it is not text)
+    why: str
+
+    def line(self, path: Path) -> str:
+        """One line naming the store, the device and the row, and what to do."""
+        fix = f"drawsense keys remove {self.name}, then provision it again" if _NAME.match(self.name) \
+            else f"delete row {self.row} of the devices table"
+        return f"{path}: device {self.name!r} (row {self.row}) is damaged: {self.why}; left out ({fix})"
+
+
+def _what(value: object) -> str:
+    """What a field holds, without its value (it may be a secret)."""
+    if isinstance(value, bytes):
+        return f"{len(value)} bytes"
+    return "empty (NULL)" if value is None else f"{type(value).__name__}"
+
+
+def _damage(name, device_id, secret, last_counter, last_seen, battery_mv, battery_low) -> str | None:
+    """Why a devices row cannot be used, or None when it is sound."""
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not isinstance(name, str) or not _NAME.match(name):
+        return f"its name is not a device name ({_what(name)})"
+    if not isinstance(device_id, bytes) or len(device_id) != 8:
+        return f"its device id is {_what(device_id)}, not 8 bytes"
+    if not isinstance(secret, bytes) or len(secret) != 32:
+        return f"its secret is {_what(secret)}, not 32 bytes"
+    if not whole(last_counter) or not -1 <= last_counter < 1 << 32:
+        return f"its last counter is {last_counter!r:.40}, not a whole number from -1 to 2**32-1"
+    if last_seen is not None and (not isinstance(last_seen, (int, float)) or last_seen != last_seen):
+        return f"its last-seen time is {last_seen!r:.40}, not a number"
+    if battery_mv is not None and not whole(battery_mv):
+        return f"its battery is {battery_mv!r:.40}, not a whole number of mV"
+    if battery_low not in (0, 1):
+        return f"its low-battery flag is {battery_low!r:.40}, not 0 or 1"
+    return None
+
+
 class Reading(NamedTuple):
     """One battery reading from the history: t in the receiver's seconds
     (unix, or virtual seconds from simulated air), mv, the device's low flag."""
@@ -64,6 +108,12 @@ def default_path() -> Path:
         return Path(base)
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return data / "drawsense" / "keys.sqlite"
+
+
+def sim_flash(store: Path, name: str) -> Path:
+    """Where `drawsense sim --keys STORE --name NAME` keeps the virtual
+    device's flash (its key file and counter), beside the store."""
+    return Path(str(store) + ".sim") / f"{name}.flash"
 
 
 def _ours(path: Path) -> bool:
@@ -248,7 +298,10 @@ class KeyStore:
                                 f"name)") from None
         return dev
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str) -> list[Path]:
+        """Remove the device; returns the files of its simulated device that
+        went with it (sim_flash: they hold the removed key, and a device
+        added later under the name must not boot with it)."""
         with self._tx():
             n = self.db.execute("DELETE FROM devices WHERE name = ?", (name,)).rowcount
             # its battery history goes with it: a device added later under the
@@ -256,11 +309,32 @@ class KeyStore:
             self.db.execute("DELETE FROM battery WHERE name = ?", (name,))
         if not n:
             raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
+        gone = []
+        flash = sim_flash(self.path, name)
+        for f in (flash, flash.with_suffix(".key")):
+            try:
+                f.unlink()
+                gone.append(f)
+            except FileNotFoundError:
+                pass
+        return gone
+
+    def _rows(self) -> list[tuple]:
+        return self.db.execute("SELECT rowid, name, device_id, secret, last_counter, last_seen, battery_mv, "
+                               "battery_low FROM devices ORDER BY name").fetchall()
 
     def devices(self) -> list[Device]:
-        rows = self.db.execute("SELECT name, device_id, secret, last_counter, last_seen, battery_mv, battery_low "
-                               "FROM devices ORDER BY name")
-        return [Device(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+        """The sound rows, by name; a damaged row is left out (damaged() says why)."""
+        return [Device(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in self._rows() if not _damage(*r[1:])]
+
+    def damaged(self) -> list[Damaged]:
+        """The rows devices() leaves out, and why."""
+        out = []
+        for r in self._rows():
+            why = _damage(*r[1:])
+            if why:
+                out.append(Damaged(r[0], r[1] if isinstance(r[1], str) else repr(r[1]), why))
+        return out
 
     def get(self, name: str) -> Device | None:
         for d in self.devices():

@@ -18,7 +18,8 @@ DESCRIPTION = ("Run the firmware's self-test on the board through mpremote and s
                "counter file, free heap (> 20 KB), reset cause. --trigger sends a signed TEST burst "
                "(receivers never treat it as a draw); with --listen the burst must also be received and "
                "verified with the key store: by this computer's Bluetooth adapter, or for a virtual "
-               "board from the events file of 'drawsense board serve --events FILE'. Exit status 0: "
+               "board from the events file of 'drawsense board serve --events FILE'. Then the board is "
+               "reset, so its firmware runs again (mpremote stopped it for the checks). Exit status 0: "
                "all passed; 1: a check failed; 2: the bench could not run.")
 EPILOG = ("examples:\n"
           "  drawsense bench --port /dev/ttyACM0\n"

@@ -33,16 +33,19 @@ def add_arguments(bd: argparse.ArgumentParser) -> None:
                "\"print(6*7)\"",
         formatter_class=_RAW)
     p.add_argument("--root", type=Path, metavar="DIR",
-                   help="host folder that is the board's filesystem (default: a new empty temporary folder)")
+                   help="host folder that is the board's filesystem, made if missing (default: a new empty "
+                        "temporary folder)")
     p.add_argument("--board", default="virtual", help="board definition (default virtual)")
     p.add_argument("--heapsize", default="192K", type=heapsize,
                    help="MicroPython heap, e.g. 192K or 2M (default 192K, about an ESP32-C3's)")
     p.add_argument("--days", type=number(0, 3650, above=True), default=10.0,
                    help="length of the holstered timeline (default 10)")
-    p.add_argument("--events", type=Path, help="append the virtual board's @vb event lines to this file")
+    p.add_argument("--events", type=Path, metavar="FILE",
+                   help="append the virtual board's @vb event lines (its simulated air) to this file")
     p.add_argument("--control", type=Path, metavar="FILE",
                    help="the file 'drawsense board poke --control FILE' writes to move the sensor and set the "
-                        "battery while the board runs (default: one in a temporary folder)")
+                        "battery while the board runs; the board starts holstered on a full cell (default: one "
+                        "in a temporary folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="log boots and resets on stderr")
     p.set_defaults(func=serve)
 
@@ -93,6 +96,6 @@ def serve(args: argparse.Namespace) -> int:
     try:
         served.serve(args.root, args.board, ready=ready, heapsize=args.heapsize, days=args.days,
                      events=args.events, control=args.control, log=note if args.verbose else None)
-    except (NotADirectoryError, boards.BoardError, paths.RuntimeMissing, served.PokeError) as e:
+    except (served.ServeError, boards.BoardError, paths.RuntimeMissing, served.PokeError) as e:
         return fail(str(e), prog="drawsense board serve")
     return 0

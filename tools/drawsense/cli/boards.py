@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if "address" in r:
             print(f"{r['name']:<9} address: {r['address']}. A STOCK zephyr-port build sends a fixed address (the "
                   "chip's identity address on every advert: trackable); the product needs the advertiser patch "
-                  "(docs/nrf52840.md 7)")
+                  f"{paths.BOARDS}/{r['name']}/patches/ (docs/nrf52840.md 7)")
     print(f"\n(board definitions: {paths.BOARDS}/<name>/board.py; what each port accepts: "
           f"{ports.DIR}/<port>.toml)")
     return 0

@@ -19,7 +19,8 @@ HELP = "battery and last-heard status of every device in the key store"
 DESCRIPTION = ("Every device in the key store: when it was last heard, its battery (mV, state of "
                "charge on the chosen cell's curve, trend over the last 30 days by least squares, days "
                "until the low threshold at that trend) and flags: LOW (the device says so, or below "
-               "--low-mv) and SILENT (not heard for more than two heartbeat periods, or never).")
+               "--low-mv), SILENT (not heard for more than two heartbeat periods, or never) and DAMAGED (its key store "
+               "row is unusable, so no receiver hears it: drawsense keys list says why).")
 EPILOG = "examples:\n  drawsense fleet\n  drawsense fleet --cell CR2450 --json | jq 'select(.low)'"
 
 
@@ -64,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
         pct = "-" if s.percent is None else f"{s.percent:.0f}"
         tr = "-" if s.trend_mv_per_day is None else f"{s.trend_mv_per_day:+.1f}"
         left = "-" if s.days_left is None else f"{s.days_left:.0f}"
-        print(f"{s.name:<20} {seen:>12} {mv:>8} {pct:>4} {tr:>7} {left:>9}  {' '.join(s.flags)}".rstrip())
+        why = f" (row: {s.damaged})" if s.damaged else ""
+        print(f"{s.name:<20} {seen:>12} {mv:>8} {pct:>4} {tr:>7} {left:>9}  {' '.join(s.flags)}{why}".rstrip())
     return 0

@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
             dev = store.add(args.name)
             print(f"added {dev.name} (id {dev.id_hex}) to {store.path}")
         elif args.keys_cmd == "remove":
-            store.remove(args.name)
-            print(f"removed {args.name} from {store.path}")
+            gone = store.remove(args.name)
+            print(f"removed {args.name} from {store.path}"
+                  + (f", and its simulated device's flash ({gone[0]})" if gone else ""))
         elif args.keys_cmd == "export":
             out = store.export(args.dest)
             print(f"exported {len(store.devices())} device(s) from {store.path} to {out} (mode 0600)")
@@ -55,16 +56,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(store, as_json: bool) -> None:
-    devs = store.devices()
+    devs, bad = store.devices(), store.damaged()
     if as_json:
         for d in devs:
             print(json.dumps({"name": d.name, "id": d.id_hex, "last_counter": d.last_counter,
                               "last_seen": d.last_seen, "battery_mv": d.battery_mv,
                               "battery_low": d.battery_low}))
-    elif not devs:
+        for b in bad:
+            print(json.dumps({"name": b.name, "row": b.row, "damaged": b.why}))
+    elif not devs and not bad:
         print(f"no devices in {store.path}")
     else:
         print(f"{'name':<20} {'id':<16} {'last counter':>12}  battery")
         for d in devs:
             mv = f"{d.battery_mv} mV" if d.battery_mv else "-"
             print(f"{d.name:<20} {d.id_hex:<16} {d.last_counter:>12}  {mv}")
+        for b in bad:  # unusable: listen leaves it out
+            print(f"{b.name:<20} DAMAGED (row {b.row}): {b.why}")

@@ -8,6 +8,7 @@ firmware under MicroPython, on the strict fakes) -> sim.events -> sim.timeline
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from drawsense import boards, paths
 from drawsense.cli.argtypes import fault
 from drawsense.cli.common import simulation_failed
 from drawsense.console import fail, note
-from drawsense.keystore import KeyStore, KeyStoreError
+from drawsense.keystore import KeyStore, KeyStoreError, sim_flash
 from drawsense.sim import capture, scenario, timeline, vboard
 
 HELP = "run the firmware on the virtual board through a scenario"
@@ -27,7 +28,8 @@ EPILOG = ("built-in scenarios: " + ", ".join(scenario.builtin_names())
           + "\nA SCENARIO may also be a .toml file (format: drawsense/sim/scenario.py docstring) or a "
             "logic-analyser capture of the sensor line: a sigrok-cli/PulseView CSV (any -O csv options) "
             "or .sr session file, a Saleae Logic CSV export, or time,level rows under a header that names "
-            "the unit (Time [ms]). Formats: drawsense/sim/capture.py.")
+            "the unit (Time [ms]). Formats: drawsense/sim/capture.py.\nExit status 1 when the run "
+            "does not show what the scenario's 'expect' says (a built-in's description says it too).")
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
@@ -50,7 +52,8 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--inject", metavar="KIND@MS", type=fault, action="append", default=[],
                    help="inject a fault once, at its first chance from MS ms into the run: flash (a flash write "
                         "the chip refuses), radio (the radio call raises), hang (the firmware stops feeding its "
-                        "watchdog); repeatable. Shows how the sensor reports it and recovers")
+                        "watchdog); repeatable. Shows how the sensor reports it and recovers (the scenario's expect is "
+                        "not checked: the fault changes the run on purpose)")
     cap = s.add_argument_group("captures (a .csv or .sr SCENARIO)")
     cap.add_argument("--channel", metavar="NAME|N",
                      help="the channel that is the sensor line, by name as the file gives it (D0, Channel 1) or "
@@ -83,26 +86,56 @@ def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, Path | Non
     # its flash is kept beside the store so its counter carries on from run
     # to run, as a real device's would.
     name = f"sim-{args.board}" if args.name is None else args.name  # "" is refused by the store
-    flash_dir = Path(str(args.keys) + ".sim")
-    flash = flash_dir / f"{name}.flash"
+    flash = sim_flash(args.keys, name)
+    # which key the flash was provisioned with (a digest, never the key):
+    # the store's row may have been removed, re-added or re-keyed since
+    tag = flash.with_suffix(".key")
     try:
-        flash_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # before the store: a failure changes nothing
+        flash.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # before the store: a failure changes nothing
     except OSError as e:
-        raise _Refused(f"cannot make the virtual flash folder {flash_dir} ({e.strerror or e})") from None
+        raise _Refused(f"cannot make the virtual flash folder {flash.parent} ({e.strerror or e})") from None
     try:
         store = KeyStore(args.keys)
         dev = store.get(name)
-        if dev is None:
+        fresh = dev is None
+        if fresh:
             dev = store.add(name)
-        elif not flash.exists():
+        if flash.exists() and (not tag.exists() or tag.read_text().strip() != _key_tag(dev)):
+            # A flash provisioned with another key (the device was removed
+            # and added again, or re-keyed): it would boot that key, and
+            # every advert would be 'unknown'. It goes; the device starts
+            # blank, with the store's key.
+            flash.unlink()
+            note(f"drawsense: {flash} held another key than {name}'s in {args.keys}: the virtual device "
+                 f"starts from a blank flash")
+        if not fresh and not flash.exists():
             # Its flash (and so its counter) is gone: a wiped device must
             # not send under its old key again.
             dev = store.rekey(name)
             note(f"drawsense: {name}'s virtual flash was missing ({flash}); it gets a new key")
         store.close()
+        _write_private(tag, _key_tag(dev))
     except KeyStoreError as e:
         raise _Refused(str(e)) from None
+    except OSError as e:
+        raise _Refused(f"cannot write {tag} ({e.strerror or e})") from None
     return dev.secret, dev.device_id, flash
+
+
+def _key_tag(dev) -> str:
+    """A digest that tells which key a virtual flash holds; it reveals nothing
+    of the 256-bit secret."""
+    import hashlib
+
+    return hashlib.sha256(b"drawsense virtual flash\0" + dev.device_id + dev.secret).hexdigest()
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    os.replace(tmp, path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,4 +178,8 @@ def run(args: argparse.Namespace) -> int:
         timeline.write_text(result, sys.stdout)
         if args.vcd:
             print(f"waveforms written to {args.vcd} (open with gtkwave or PulseView)")
+    missed = [] if args.inject else timeline.unmet(result, scen.expect)
+    if missed:
+        return fail(f"scenario {scen.name!r} on {args.board} did not do what it expects: "
+                    f"{'; '.join(missed)}", 1)
     return 0

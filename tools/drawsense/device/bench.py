@@ -12,6 +12,10 @@ Both ways the adverts go through drawsense.receive.receiver.Receiver with the ke
 store: the check passes when a verified `test` event from this device
 arrives, and it must never be acted on as a draw.
 
+mpremote stops the firmware (^C) to run the checks; the bench ends with a
+hard reset (`mpremote reset`), so the board goes back to running its firmware
+(the "restart" row; a WARN with what to do if the reset failed).
+
 Exit status: 0 all checks pass (warnings allowed), 1 a check failed,
 2 the bench could not run (no port, key store missing or damaged, no
 drawsense firmware on the device).
@@ -268,6 +272,8 @@ def bench(port: str | None, *, keys: Path | None = None, trigger: bool = False, 
         raise BenchError("--events is for --trigger --listen on the virtual board")
     if not port:
         raise BenchError("no port given: use --port /dev/ttyACM0 (or the pty that 'drawsense board serve' printed)")
+    if events is not None:
+        _check_events(Path(events))
     path = Path(keys) if keys else default_path()
     store = None
     try:
@@ -284,9 +290,6 @@ def bench(port: str | None, *, keys: Path | None = None, trigger: bool = False, 
             elif listen:
                 assert store is not None
                 if events is not None:
-                    if not Path(events).exists():
-                        raise BenchError(f"{events}: no such events file (the one 'drawsense board serve "
-                                         f"--events FILE' writes)")
                     trig, lc = listen_virtual(port, store, Path(events), rep.get("device"))
                 else:
                     trig, lc = listen_radio(port, store, rep.get("device"), adapter)
@@ -294,6 +297,7 @@ def bench(port: str | None, *, keys: Path | None = None, trigger: bool = False, 
                 checks.append(lc)
             else:
                 checks.append(_trigger_check(run_trigger(port)))
+        checks.append(_restart(port))
         return rep, checks
     except KeyStoreError as e:
         raise BenchError(str(e)) from None
@@ -302,6 +306,32 @@ def bench(port: str | None, *, keys: Path | None = None, trigger: bool = False, 
     finally:
         if store is not None:
             store.close()
+
+
+def _check_events(events: Path) -> None:
+    """--events must be the file a served board appends to (checked before
+    the board is touched)."""
+    what = "the file 'drawsense board serve --events FILE' writes"
+    if events.is_dir():
+        raise BenchError(f"--events {events}: is a folder; give {what}")
+    if not events.exists():
+        raise BenchError(f"--events {events}: no such file; give {what}")
+    try:
+        open(events, "rb").close()
+    except OSError as e:
+        raise BenchError(f"--events {events}: cannot read it ({e.strerror or e})") from None
+
+
+def _restart(port: str) -> Check:
+    """mpremote stopped the firmware to run the checks (^C); a hard reset
+    puts the board back in service, its firmware running as after power-on
+    (and, on an esp32, its watchdog back at 30 s: docs/bench.md)."""
+    try:
+        remote.reset(port)
+    except RemoteError as e:
+        return Check("restart", "WARN", f"could not reset the board ({e}): its firmware stays stopped until you "
+                                        f"reset it (mpremote connect {port} reset, or power-cycle it)")
+    return Check("restart", "PASS", "board reset: its firmware runs again")
 
 
 def _trigger_check(trig: dict) -> Check:

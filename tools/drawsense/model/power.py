@@ -28,7 +28,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 DAY_US = 86_400_000_000
 FIGURES = ("deep_sleep_ua", "light_sleep_ua", "awake_ma", "adv_event_uc", "supply", "supply_v",
-           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v", "sensor_ua")
+           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v", "sensor_ua", "sign_ms")
 NOMINAL_CELL_V = 2.9  # what a boost converter's input current is reckoned at (the curve's plateau)
 
 
@@ -71,6 +71,8 @@ def load_profile(board_name: str) -> Profile:
         values[k], sources[k] = item["value"], item["source"]
     values["sensor_part"] = b["SENSOR_PART"]
     sources["sensor_part"] = "board.py SENSOR_PART"
+    values["wake"] = b["WAKE"]
+    sources["wake"] = "board.py WAKE"
     values["boot_ms"] = b["BOOT_MS"]
     sources["boot_ms"] = "board.py BOOT_MS"
     values["ble_activate_ms"] = b["BLE_ACTIVATE_MS"]
@@ -119,17 +121,32 @@ def simulate(board_name: str, days: float, draws_per_day: float, drawn_s: float,
     return vboard.run(scen, board_name, secret=secret, device_id=secret[:8], progress=progress, timeout=3600)
 
 
-def load_charge_uc(stats: dict, p: Profile) -> dict:
+def idle_label(p: Profile) -> str:
+    """What the board's light_us is: a light sleep, or (zephyr) the CPU idle
+    in System ON with the radio up."""
+    return "CPU idle (System ON, radio up)" if p["wake"] == "idle" else "light sleep"
+
+
+def load_charge_uc(run, p: Profile) -> dict:
     """Charge the board's load drew, by what it was doing (microcoulombs)."""
-    return {
+    stats = run.stats
+    out = {
         "deep sleep": stats["deep_us"] / 1e6 * p["deep_sleep_ua"],
-        "light sleep": stats["light_us"] / 1e6 * p["light_sleep_ua"],
+        idle_label(p): stats["light_us"] / 1e6 * p["light_sleep_ua"],
         "awake (boot, radio up, bursts)": stats["awake_us"] / 1e6 * p["awake_ma"] * 1000,
         "advertising events": stats["adverts"] * p["adv_event_uc"],
         # the sensor line's pull resistor, while the front-end holds the line
         # at the other rail (the virtual board integrates it: pull_uc)
         "sensor pull resistor": stats.get("pull_uc", 0.0),
     }
+    if p["sign_ms"]:
+        # the virtual board runs code in no time: each signed payload (a radio
+        # start with data) keeps the CPU awake sign_ms out of what it counted
+        # as idle
+        signed = sum(1 for e in run.of("radio") if e.get("data"))
+        out["signing (AES in MicroPython)"] = signed * p["sign_ms"] / 1e3 * (p["awake_ma"] * 1000
+                                                                          - p["light_sleep_ua"])
+    return out
 
 
 def cell_charge_uc(load: dict, seconds: float, p: Profile) -> dict:
@@ -163,7 +180,7 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
     secs = days * 86400
     per = {}
     for label, run in runs.items():
-        q = cell_charge_uc(load_charge_uc(run.stats, p), secs, p)
+        q = cell_charge_uc(load_charge_uc(run, p), secs, p)
         per[label] = {"run": run, "charge": q, "total": sum(q.values())}
     total = per["with draws"]["total"]
     base = per["no draws"]["total"]

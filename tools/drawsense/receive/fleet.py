@@ -35,10 +35,11 @@ class DeviceStatus:
     days_left: float | None
     low: bool
     silent: bool
+    damaged: str | None = None  # why the store's row is unusable (the receiver leaves it out)
 
     @property
     def flags(self) -> list[str]:
-        return [f for f, on in (("LOW", self.low), ("SILENT", self.silent)) if on]
+        return [f for f, on in (("DAMAGED", self.damaged), ("LOW", self.low), ("SILENT", self.silent)) if on]
 
 
 def trend(readings: Sequence[Reading], *, now: float) -> float | None:
@@ -96,7 +97,9 @@ def status(store: KeyStore, *, now: float, heartbeat_h: float, cell: str = "CR20
             low=bool(d.battery_low) or (mv is not None and mv < low_mv),
             silent=d.last_seen is None or now - d.last_seen > SILENT_AFTER_HEARTBEATS * heartbeat_h * 3600,
         ))
-    return out
+    for bad in store.damaged():  # shown, flagged: no receiver hears it until it is mended
+        out.append(DeviceStatus(bad.name, "?", None, None, None, None, None, False, False, damaged=bad.why))
+    return sorted(out, key=lambda s: s.name)
 
 
 # ------------------------------------------------------------------ CLI --
@@ -116,6 +119,8 @@ def ago(seconds: float | None) -> str:
 def as_json(s: DeviceStatus) -> dict:
     d = asdict(s)
     d = {"name": d.pop("name"), "id": d.pop("id_hex"), **d}   # "id" as in 'drawsense keys list --json'
+    if d["damaged"] is None:
+        del d["damaged"]  # only on a damaged row, as in 'drawsense keys list --json'
     if d["trend_mv_per_day"] is not None:
         d["trend_mv_per_day"] = round(d["trend_mv_per_day"], 3)
     if d["days_left"] is not None:

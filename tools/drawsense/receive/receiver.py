@@ -94,6 +94,8 @@ class Receiver:
         store.wait(STORE_WAIT_MS)
         self._retry_at = 0.0  # monotonic time of the next retry of unwritten floors
         devs = store.devices()
+        for bad in store.damaged():  # one line each; the sound devices are heard all the same
+            self.log(f"warning: {bad.line(store.path)}")
         self.window = window if window is not None else auto_window(len(devs))
         self.counts: Counter = Counter()
         # hint (as int) -> dev.idx << 32 | epoch, or a tuple of those when

@@ -14,6 +14,7 @@ TOML format
     seed = 1                   # random.Random(seed): the same file gives the same edges
     battery_mv = 3000          # battery at t=0, millivolts (1-10000)
     bounce_ms = 2              # contact bounce of each transition, unless a segment says otherwise
+    expect = { draws = 1 }     # what the run must show on every board (see below)
 
     [[segment]]                # segments follow each other in time
     state = "holstered"        # "holstered" | "drawn" | "chatter"
@@ -59,6 +60,13 @@ Segment keys:
 ``battery_mv``
     Battery voltage from this segment's start, millivolts (1-10000).
 
+``expect`` (top level, optional) is what the run must show, whichever
+board runs it: ``draws`` (a draw reported again after a reset, the gun still
+out, is the same draw), ``holsters``, ``faults`` and ``brownouts``, each a
+count. `drawsense sim` checks it after the run and exits 1, saying what
+differed, when the run does not show it (not with ``--inject``, whose fault
+changes the run on purpose).
+
 Anything else is an error, reported as ``file:line: message`` with the line
 of the offending key (or of its ``[[segment]]`` header).
 
@@ -100,7 +108,8 @@ MAX_EDGES = 1_000_000
 # `drawsense power`, which prices days and scales them.
 MAX_DURATION_MS = 31 * 86_400_000
 
-_TOP_KEYS = ("name", "description", "seed", "battery_mv", "bounce_ms", "segment")
+_TOP_KEYS = ("name", "description", "seed", "battery_mv", "bounce_ms", "expect", "segment")
+EXPECT_KEYS = ("draws", "holsters", "faults", "brownouts")
 _SEGMENT_KEYS = ("state", "duration_ms", "bounce_ms", "vibration", "chatter", "on_line", "battery_mv")
 _VIBRATION_KEYS = ("every_ms", "open_ms")
 _CHATTER_KEYS = ("min_us", "max_us")
@@ -144,6 +153,8 @@ class Scenario:
     # a capture was taken on the line. There a board's sampling front-end (a
     # Hall switch) does not stand between the edges and the pin.
     line_spans: list[tuple[int, int]] = field(default_factory=list)
+    # what the run must show (EXPECT_KEYS -> count), checked by `drawsense sim`
+    expect: dict[str, int] = field(default_factory=dict)
 
 
 def builtin_names() -> list[str]:
@@ -305,9 +316,22 @@ def _load_toml(path: Path, source: str) -> Scenario:
         raise fail(lines.key("segment"), f"the segments add up to more than 31 days ({MAX_DURATION_MS} ms), "
                                          f"the longest scenario the simulator runs")
 
+    expect = _expect(doc.get("expect", {}), lambda m: fail(lines.key("expect"), m))
     s = _generate(segments, seed, battery, fail)
-    s.name, s.description, s.source = name, description, source
+    s.name, s.description, s.source, s.expect = name, description, source, expect
     return s
+
+
+def _expect(value: object, fail) -> dict[str, int]:
+    usage = "write e.g. expect = { draws = 1, brownouts = 1 }"
+    if not isinstance(value, dict):
+        raise fail(f"expect must be a table: {usage}")
+    for key, n in value.items():
+        if key not in EXPECT_KEYS:
+            raise fail(f"expect: {_unknown(key, EXPECT_KEYS)}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise fail(f"expect: {key} must be a whole number >= 0, got {n!r}")
+    return dict(value)
 
 
 def _battery(value: object, fail) -> int:

@@ -261,10 +261,17 @@ class Server:
     def __init__(self, root: Path, board: str = "virtual", *, heapsize: str = "192K", days: float = 10.0,
                  events: Path | None = None, log: Callable[[str], None] | None = None,
                  control: Path | None = None):
-        self.root = Path(root).resolve()
-        if not self.root.is_dir():
-            raise NotADirectoryError(f"board root {self.root} is not a directory")
+        # Everything given is checked before anything is made or announced: a
+        # board whose events or control file it cannot write dies at boot, and
+        # mpremote would hang on its pty.
         self.board_def = boards.load(board)
+        events = _file_option(events, "--events", "ev.log") if events else None
+        control = _file_option(control, "--control", "vb.ctl") if control else None
+        if events is not None and events == control:
+            raise ServeError(f"--events and --control are the same file ({events}): give two files")
+        if control is not None and control.exists():
+            _control_settings(control)  # a control file, not some other file of the user's
+        self.root = _board_root(Path(root))
         self.heapsize = heapsize
         self.days = days
         self.log = log or (lambda msg: None)
@@ -289,13 +296,14 @@ class Server:
             "DRAWSENSE_VB_ROOT": str(self.root),  # _vb: the board's filesystem is root, no littlefs
             **vboard.heap_cmd(heapsize)[1],
         })
-        self.events = Path(events).resolve() if events else tmp / "events.txt"
+        self.events = events or tmp / "events.txt"
+        self.events.touch()  # there from the moment the pty is announced, for `bench --events`
         self.env["DRAWSENSE_VB_EVENTS"] = str(self.events)
         # A served board runs in real time; `drawsense board poke` moves its
-        # sensor and sets its battery through this file.
-        self.control = Path(control).resolve() if control else tmp / "control.json"
-        if not self.control.exists():  # poke only writes to a control file a served board made
-            poke(self.control)
+        # sensor and sets its battery through this file. A new board starts
+        # holstered on a full cell, whatever an earlier one was poked to.
+        self.control = control or tmp / "control.json"
+        _write_control(self.control, {})
         self.env["DRAWSENSE_VB_REALTIME"] = "1"
         self.env["DRAWSENSE_VB_CONTROL"] = str(self.control)
         self.tmp = tmp
@@ -710,27 +718,53 @@ class PokeError(ValueError):
     """A one-line reason the control file cannot be poked."""
 
 
+class ServeError(ValueError):
+    """A one-line reason the board cannot be served as asked (nothing was started)."""
+
+
+def _board_root(root: Path) -> Path:
+    """The board's filesystem folder, made if it is missing (its parent must exist)."""
+    try:
+        root.mkdir(exist_ok=True)
+    except FileExistsError:
+        raise ServeError(f"--root {root}: is a file; give a folder for the board's filesystem") from None
+    except FileNotFoundError:
+        raise ServeError(f"--root {root}: no folder {root.parent} to make it in") from None
+    except OSError as e:
+        raise ServeError(f"--root {root}: cannot make the folder ({e.strerror or e})") from None
+    return root.resolve()
+
+
+def _file_option(path: Path, option: str, example: str) -> Path:
+    """A file the served board writes: not a folder, in a folder that exists
+    and lets us write there (the file itself is made by the board or serve)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ServeError(f"{option} {path}: is a folder; give a file, e.g. {option} {path / example}")
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise ServeError(f"{option} {path}: no folder {folder}; make it first, or give a file in an existing one")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ServeError(f"{option} {path}: not writable")
+    return path.resolve()
+
+
 _CONTROL_KEYS = {"sensor", "battery_mv"}
 
 
-def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = None) -> dict:
-    """Set the served board's sensor ("in"/"out") and/or battery (mV at rest);
-    the board reads the file within 50 ms. Written atomically. A missing file
-    is created (serve does that at start); an existing file must be a control
-    file (a JSON object of these settings), so a wrong path is refused rather
-    than overwritten."""
-    want: dict = {}
-    if control.exists():
-        try:
-            want = json.loads(control.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise PokeError(f"{control}: not a served board's control file ({e.__class__.__name__})") from None
-        if not isinstance(want, dict) or not set(want) <= _CONTROL_KEYS:
-            raise PokeError(f"{control}: not a served board's control file (it holds other data)")
-    if sensor is not None:
-        want["sensor"] = sensor
-    if battery_mv is not None:
-        want["battery_mv"] = battery_mv
+def _control_settings(control: Path) -> dict:
+    """What a control file holds; PokeError if it is not one (so a wrong path
+    is refused rather than overwritten)."""
+    try:
+        want = json.loads(control.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise PokeError(f"{control}: not a served board's control file ({e.__class__.__name__})") from None
+    if not isinstance(want, dict) or not set(want) <= _CONTROL_KEYS:
+        raise PokeError(f"{control}: not a served board's control file (it holds other data)")
+    return want
+
+
+def _write_control(control: Path, want: dict) -> None:
     tmp = control.with_name(control.name + ".tmp")
     try:
         tmp.write_text(json.dumps(want))
@@ -738,4 +772,17 @@ def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = N
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise PokeError(f"{control}: cannot write it ({e.strerror or e})") from None
+
+
+def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = None) -> dict:
+    """Set the served board's sensor ("in"/"out") and/or battery (mV at rest);
+    the board reads the file within 50 ms. Written atomically. A missing file
+    is created; an existing file must be a control file (a JSON object of
+    these settings)."""
+    want = _control_settings(control) if control.exists() else {}
+    if sensor is not None:
+        want["sensor"] = sensor
+    if battery_mv is not None:
+        want["battery_mv"] = battery_mv
+    _write_control(control, want)
     return want

@@ -55,28 +55,49 @@ def settle_before(run: SimResult, t_ms: float) -> float | None:
 
 
 def draw_latencies(run: SimResult) -> list[float]:
-    """For each draw: sensor settled "out" -> first advert on air, in ms."""
+    """For each draw: sensor settled "out" -> first advert on air, in ms.
+    A draw burst sent again after a reset (the sensor has not moved since)
+    is the same draw: its first advert is the one that counts."""
     lat = []
+    seen = set()
     for b in bursts(run):
         if b.event == "draw" and b.first_ms is not None:
             settled = settle_before(run, b.t_ms)
-            if settled is not None:
+            if settled is not None and settled not in seen:
+                seen.add(settled)
                 lat.append(round(b.first_ms - settled, 3))
     return lat
+
+
+def _draws(run: SimResult) -> tuple[int, int]:
+    """(draws, draw reports): a board reset with the gun out (a brownout, a
+    fault, the watchdog) reports the draw again when it boots; that is the
+    same draw, so it counts once."""
+    draws = reports = 0
+    last = None
+    for e in run.of("state"):
+        if e["event"] == "draw":
+            reports += 1
+            draws += last != "DRAWN"
+        last = e["state"]
+    return draws, reports
 
 
 def summary(run: SimResult) -> dict:
     events = [e["event"] for e in run.of("state")]
     st = run.stats
     total = st.get("awake_us", 0) + st.get("light_us", 0) + st.get("deep_us", 0)
+    draws, reports = _draws(run)
     return {
         "scenario": run.scenario,
         "board": run.board,
         "virtual_s": round(run.duration_ms / 1000, 3),
         "wall_s": round(run.wall_s, 3),
-        "draws": events.count("draw"),
+        "draws": draws,
+        "draw_reports": reports,
         "holsters": events.count("holster"),
         "faults": events.count("fault"),
+        "brownouts": len(run.of("brownout")),
         "states": run.states(),
         "bursts": {b.event: 0 for b in bursts(run)} | _count_bursts(run),
         "adverts": len(run.adverts()),
@@ -139,12 +160,22 @@ def write_text(run: SimResult, f: IO[str], *, title: str = "") -> None:
     flush_pins()
     s = summary(run)
     lat = ", ".join(f"{x:.1f}" for x in s["draw_latency_ms"]) or "-"
+    again = s["draw_reports"] - s["draws"]
+    again_text = f" (reported again after {again} reset{'s' * (again != 1)})" if again else ""
+    brown = f", {s['brownouts']} brownout(s)" if s["brownouts"] else ""
     f.write(
-        f"\n{s['draws']} draw(s), {s['holsters']} holster(s), {s['faults']} fault(s); "
+        f"\n{s['draws']} draw(s){again_text}, {s['holsters']} holster(s), {s['faults']} fault(s){brown}; "
         f"{s['adverts']} adverts on air; draw -> first advert: {lat} ms after the sensor settled out\n"
         f"{s['virtual_s']} s simulated in {s['wall_s']} s; asleep {s['asleep_pct']} % of the time, "
         f"{s['wakeups']} wake-ups, {s['pin_edges']} sensor edges\n"
     )
+
+
+def unmet(run: SimResult, expect: dict[str, int]) -> list[str]:
+    """What a scenario's `expect` asked for and the run did not show, e.g.
+    ["brownouts = 1, the run had 0"]."""
+    s = summary(run)
+    return [f"{key} = {n}, the run had {s[key]}" for key, n in expect.items() if s[key] != n]
 
 
 def _firmware(e: Event) -> str:

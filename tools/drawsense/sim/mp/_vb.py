@@ -146,7 +146,7 @@ _realtime = os.getenv("DRAWSENSE_VB_REALTIME") == "1"
 _control = os.getenv("DRAWSENSE_VB_CONTROL") or ""
 _battery_override = 0
 if _realtime:
-    import select
+    import uselect as select  # the built-in (zephyr boards have a fake "select" on the path)
     import utime  # the built-in clock (the fake time module shadows "time")
 
     _wall0 = utime.ticks_ms()

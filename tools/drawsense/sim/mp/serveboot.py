@@ -134,9 +134,9 @@ def _ds_boot(g):
                     raise SystemExit(0xC0 | r.cause)
             return call
 
-        machine.reset = at_repl(machine.reset)
-        machine.soft_reset = at_repl(machine.soft_reset)
-        machine.deepsleep = at_repl(machine.deepsleep)
+        for name in ("reset", "soft_reset", "deepsleep"):  # (zephyr has no deepsleep)
+            if hasattr(machine, name):
+                setattr(machine, name, at_repl(getattr(machine, name)))
     raw = kind == "raw"
     todo = [kind]  # what this boot runs: a hard reset runs main.py again
 
