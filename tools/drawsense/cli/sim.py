@@ -53,12 +53,12 @@ class _Refused(Exception):
     pass
 
 
-def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, Path | None]:
-    """(secret, device id, flash image) the virtual device runs with."""
+def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, bytes | None, Path | None]:
+    """(secret, device id, log key, flash image) the virtual device runs with."""
     if not args.keys:
         if args.unprovisioned:
-            return None, bytes(8), None
-        return secrets.token_bytes(32), secrets.token_bytes(8), None  # a throwaway identity
+            return None, bytes(8), None, None
+        return secrets.token_bytes(32), secrets.token_bytes(8), secrets.token_bytes(16), None  # a throwaway identity
     # Provision the virtual device into the key store (created if need be);
     # its flash is kept beside the store so its counter carries on from run
     # to run, as a real device's would.
@@ -82,14 +82,14 @@ def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, Path | Non
         store.close()
     except KeyStoreError as e:
         raise _Refused(str(e)) from None
-    return dev.secret, dev.device_id, flash
+    return dev.secret, dev.device_id, dev.log_key, flash
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         board = boards.load(args.board)
         scen = scenario.load(args.scenario, holstered_level=board["HOLSTERED_LEVEL"])
-        secret, device_id, flash = _identity(args)
+        secret, device_id, log_key, flash = _identity(args)
     except (boards.BoardError, scenario.ScenarioError, _Refused) as e:
         return fail(str(e))
     if args.vcd:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                                                         if args.keys else "a throwaway key")
         print(f"simulating {scen.name!r} on {board.title} ({who}): {scen.description}", file=sys.stderr)
     try:
-        result = vboard.run(scen, args.board, secret=secret, device_id=device_id, flash_image=flash,
+        result = vboard.run(scen, args.board, secret=secret, device_id=device_id, log_key=log_key, flash_image=flash,
                             faults=args.inject)
     except paths.RuntimeMissing as e:
         return fail(str(e))

@@ -114,7 +114,8 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         if ev is None:
             return
         if as_json:
-            out.write(json.dumps(ev.as_dict()) + "\n")
+            # unix: when it was heard on this computer's clock (drawsense log --heard lines it up)
+            out.write(json.dumps({**ev.as_dict(), "unix": round(wall_t0 + t_ms / 1000, 3)}) + "\n")
         else:
             out.write(format_event(ev) + "\n")
         out.flush()

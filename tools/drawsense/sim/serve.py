@@ -297,6 +297,9 @@ class Server:
         if not self.control.exists():  # poke only writes to a control file a served board made
             poke(self.control)
         self.env["DRAWSENSE_VB_REALTIME"] = "1"
+        # The RTC keeps counting across the board's resets (every soft reset
+        # is a new interpreter here): from this power-on, on the host's clock.
+        self.env["DRAWSENSE_VB_RTC0_US"] = str(time.time_ns() // 1000)
         self.env["DRAWSENSE_VB_CONTROL"] = str(self.control)
         self.tmp = tmp
         self.client_fd, self.client_slave = pty.openpty()
