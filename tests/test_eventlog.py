@@ -209,13 +209,21 @@ def test_bad_input_is_one_line_exit_2(tmp_path, keys, capfd):
 def test_wall_clock_from_a_reading_in_the_same_run_with_its_bound(genuine):
     rep = eventlog.verify(genuine, TEST_LOG_KEY, TEST_ID)
     recs = rep.records
-    boots = logcli._boots(recs)
     # a reading taken when seq 8 was the newest: device RTC 50 s = unix 1.8e9, +-0.2 s, on the esp32c3 (1 %)
     c = Clock(8, 50000, 1.8e9, 0.2, "esp32c3")
-    t, err = logcli.wall_clock(recs[1], [c], boots)  # the first draw, at RTC 10 s: 40 s before the reading
+    t, err = logcli.wall_clock(recs[1], [c], recs)  # the first draw, at RTC 10 s: 40 s before the reading
     assert t == pytest.approx(1.8e9 - 40) and err == pytest.approx(0.2 + 40 * 0.01)
-    # a reading from before a power-on boot does not date what came after it
-    assert logcli.wall_clock(recs[1], [Clock(-1, 0, 1.7e9, 0.1, "esp32c3")], [1]) is None
+    # a reading from before the power-on boot (seq 0) does not date what came after it
+    assert logcli.wall_clock(recs[1], [Clock(-1, 0, 1.7e9, 0.1, "esp32c3")], recs) is None
+
+
+def test_which_boots_restart_the_clock_depends_on_the_port():
+    def boot(seq, cause, flags=0):
+        return eventlog.Record(seq, 6, flags, 3000, 0, eventlog.CAUSES.index(cause), b"", 0, b"")
+    recs = [boot(0, "power-on"), boot(1, "reset"), boot(2, "watchdog"), boot(3, "soft-reset"),
+            boot(4, "reset", eventlog.FLAG_BROWNOUT), boot(5, "unknown")]
+    assert logcli.run_breaks(recs, "esp32") == [0, 4, 5]  # the RTC counts on through resets
+    assert logcli.run_breaks(recs, "rp2") == [0, 1, 2, 4, 5]  # set again at every hardware boot
 
 
 def test_heard_marks_each_draw(genuine):

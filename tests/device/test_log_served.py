@@ -12,6 +12,8 @@ import json
 import signal
 import time
 
+from drawsense.keystore import KeyStore
+
 from .test_bench_flow import drawsense, serve_board
 
 
@@ -34,6 +36,10 @@ def test_served_board_logs_the_draw_and_holster_and_log_verifies_them(tmp_path):
     try:
         port = board.stdout.readline().strip()
         assert drawsense("provision", "--port", port, "--name", "h1", "--keys", str(keys)).returncode == 0
+        s = KeyStore(keys, create=False)
+        [c] = s.clocks("h1")  # provisioning read the device's clock against ours (no log yet: seq -1)
+        s.close()
+        assert c.seq == -1 and c.err_s < 5 and abs(c.unix - time.time()) < 60
         t0 = time.time()
         assert drawsense("deploy", "--port", port, "--board", "virtual").returncode == 0  # resets: firmware runs
         _wait(lambda: _records(root) >= 1, "logged its boot")

@@ -24,7 +24,7 @@ DESCRIPTION = ("Read the event log a sensor keeps in flash (draw, holster, fault
                "the device before. The first line says whether the log is intact; if not, each problem is "
                "named (deleted, altered, reordered, replayed, truncated, spliced, rekeyed). Then a table: "
                "the device's RTC time of each record and, where this computer has read the device's clock "
-               "(each --port read does) with no power-on in between, the wall-clock time with its bound "
+               "(provision and each --port read do) with no boot in between that restarts it, the wall-clock time with its bound "
                "(the read's own uncertainty plus the board's RTC drift). Exit status: 0 intact, 1 not "
                "intact, 2 it could not be read.")
 EPILOG = ("examples:\n"
@@ -74,19 +74,20 @@ def _save(path: Path, raw: bytes) -> None:
 _MAX_PPM = max(boards.load(n)["RTC_DRIFT_PPM"] for n in boards.names())
 
 
-def wall_clock(rec: eventlog.Record, clocks: list[Clock], boots: list[int]) -> tuple[float, float] | None:
+def wall_clock(rec: eventlog.Record, clocks: list[Clock], records: list[eventlog.Record]) -> tuple[float, float] | None:
     """(unix time, +- seconds) of a record from the nearest clock reading in
-    the same run of the device's RTC (no boot other than a soft reset or a
-    deep-sleep wake between them: the RTC may have restarted), or None."""
+    the same run of the device's RTC (no boot between them that restarts
+    the RTC on that board's port: run_breaks), or None."""
     best = None
     for c in clocks:
         lo, hi = sorted((rec.seq, c.seq))
-        if any(lo < b <= hi for b in boots):
-            continue
         try:
-            ppm = boards.load(c.board)["RTC_DRIFT_PPM"]
+            b = boards.load(c.board)
+            ppm, port = b["RTC_DRIFT_PPM"], b["PORT"]
         except boards.BoardError:
-            ppm = _MAX_PPM  # board unknown: the worst drift of any board
+            ppm, port = _MAX_PPM, ""  # board unknown: the worst drift of any board, every boot a break
+        if any(lo < s <= hi for s in run_breaks(records, port)):
+            continue
         dt = (rec.rtc_ms - c.rtc_ms) / 1000
         err = c.err_s + abs(dt) * ppm / 1e6
         if best is None or err < best[1]:
@@ -94,8 +95,18 @@ def wall_clock(rec: eventlog.Record, clocks: list[Clock], boots: list[int]) -> t
     return best
 
 
-def _boots(records: list[eventlog.Record]) -> list[int]:
-    keep = (eventlog.CAUSES.index("soft-reset"), eventlog.CAUSES.index("deep-sleep"))
+def run_breaks(records: list[eventlog.Record], port: str) -> list[int]:
+    """Seqs of the boot records across which the device's RTC may have
+    restarted. esp32 (and the virtual board, served or not): the RTC counts
+    on through every reset and deep sleep, and only a power-on (or a boot
+    whose cause is unknown, or a brownout) restarts it. rp2 and zephyr set
+    or restart their clock at every hardware boot (ports/rp2/main.c sets
+    2021-01-01); only a soft reset keeps it."""
+    causes = eventlog.CAUSES
+    if port in ("esp32", "virtual"):
+        keep = {causes.index(c) for c in ("reset", "watchdog", "deep-sleep", "soft-reset")}
+    else:
+        keep = {causes.index("soft-reset")}
     return [r.seq for r in records if r.event == 6 and (r.arg not in keep or r.flags & eventlog.FLAG_BROWNOUT)]
 
 
@@ -203,14 +214,13 @@ def _run(args, store) -> int:
         except KeyStoreError as e:
             return fail(f"{e} (the log was read; nothing else changed)", prog=prog)
     clocks = store.clocks(dev.name)
-    boots = _boots(rep.records)
     try:
         heard = _heard(args.heard, dev.name) if args.heard else None
     except (OSError, ValueError) as e:
         return fail(str(e) if isinstance(e, ValueError) else f"{args.heard}: {e.strerror or e}", prog=prog)
     rows = []
     for r in rep.records:
-        w = wall_clock(r, clocks, boots)
+        w = wall_clock(r, clocks, rep.records)
         row = {"seq": r.seq, "event": r.name, "rtc_ms": r.rtc_ms, "wall": w[0] if w else None,
                "wall_err_s": round(w[1], 3) if w else None, "since_draw_ms": r.since_draw_ms,
                "battery_mv": r.battery_mv or None, "battery_low": bool(r.flags & eventlog.FLAG_LOW),

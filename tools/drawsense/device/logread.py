@@ -29,7 +29,17 @@ def read_clock(port: str) -> tuple[int, float, float, str]:
     raise RemoteError(f"{port}: unexpected answer reading the clock: {out.strip()[-200:]!r}")
 
 
-def read_log(port: str, progress=None) -> bytes:
+def last_seq(port: str) -> int:
+    """The seq of the newest record in the device's log, -1 if it has none."""
+    out = remote.exec_(port, mpcode.program("logdump", "last", before=("evlog",)), timeout=60)
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) == 2 and w[0] == "DSLAST":
+            return int(w[1])
+    raise RemoteError(f"{port}: unexpected answer reading the log: {out.strip()[-200:]!r}")
+
+
+def read_log(port: str) -> bytes:
     """The log's segment files, oldest first, concatenated as they are."""
     out = remote.exec_(port, mpcode.program("logdump", "dump", before=("evlog",)), timeout=600)
     parts: list[bytes] = []

@@ -46,6 +46,8 @@ and the one step that can fail after the device changed is undone:
    sent nothing in between (mpremote holds it at the REPL).
 8. Remove the *.old files (a failure here is only a warning: they are
    inert, the firmware never reads them).
+9. Read the device's clock against this computer's into the store (for
+   the event log's wall-clock times; a failure is only a warning).
 
 What is left: if the host dies (power, kill -9) between 5 and 6 the device
 holds a key the store does not have; `drawsense provision --force` again
@@ -65,7 +67,7 @@ from pathlib import Path
 
 from drawsense import firmware
 from drawsense.device import mpcode, remote
-from drawsense.keystore import _NAME, KeyStore, KeyStoreError, default_path
+from drawsense.keystore import _NAME, Clock, KeyStore, KeyStoreError, default_path
 from drawsense.device.remote import RemoteError
 
 # The live files are the firmware's (keyfile.PATH, counter.PATH); the new
@@ -217,6 +219,15 @@ def provision(port: str, name: str, keys: Path | None = None, *, force: bool = F
             remote.exec_(port, _swap_step("drop_old", KEY_FILE, CTR_FILE), timeout=30)
         except RemoteError as e:
             warnings.append(f"could not remove the old key file from the device ({e}); it is unused")
+        # 9. the device's clock against ours, for the event log's wall-clock times
+        # (drawsense log); without it the log shows device time until a log read
+        try:
+            from drawsense.device import logread
+
+            rtc, unix, err, board = logread.read_clock(port)
+            store.read_log(name, None, Clock(logread.last_seq(port), rtc, unix, err, board))
+        except (RemoteError, KeyStoreError) as e:
+            warnings.append(f"could not read the device's clock ({e}); drawsense log reads it again")
         return {"name": name, "device_id": device_id.hex(), "rekeyed": state != "none" or existing is not None,
                 "keys": str(path), "port": port, "warnings": warnings}
     except KeyStoreError as e:
