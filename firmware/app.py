@@ -10,6 +10,7 @@ import evlog
 import rtcstate
 from battery import Battery
 from detect import DRAWN, FAULT, NAMES, Detector
+from counter import EPOCH_BITS as EPOCH_SHIFT
 from edges import EdgeLog
 
 
@@ -59,7 +60,9 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
                 _note(evl, hw, evlog.LOW_BATTERY, bat.loaded_mv, bat, brownout)
             brownout = False  # reported
         elif action != burst.IDLE:
-            _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
+            c = _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
+            if evl is not None and c >= 0 and action == burst.START:
+                evl.sent(bursts.event, c >> EPOCH_SHIFT)  # the log record names the burst's epoch
         if evl is not None and evl.pending:
             # Here, after this pass's advert (a draw's first one included)
             # is on its way, never before it; and before any sleep.
@@ -191,11 +194,12 @@ def _rtc_of(t, now, rtc_now):
 
 
 def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
-    """One payload of the burst on air; `fresh`: its first."""
+    """One payload of the burst on air; `fresh`: its first. Returns the
+    counter it used, -1 if none."""
     if signer is None:
         if fresh:
             hw.report("burst", events.NAMES[bursts.event], "unsent")
-        return
+        return -1
     if fresh:
         if not hw.radio_on:
             bat.at_rest(hw.battery_mv())  # before the radio loads the cell
@@ -204,11 +208,12 @@ def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
     c = counter.take()
     if c < 0:
         hw.report("counter", "exhausted")
-        return
+        return -1
     flags = (events.FLAG_BATTERY_LOW if bat.low else 0) | (events.FLAG_BROWNOUT if brownout else 0)
     hw.advertise(signer.build(c, bursts.event, bursts.since_draw(now), bat.rest_mv, flags))
     if fresh:  # after the advert is on its way: printing takes time too
         hw.report("burst", events.NAMES[bursts.event], bursts.length)
+    return c
 
 
 class Timing:

@@ -7,12 +7,15 @@
 # Flash layout: a bounded ring of segment files ds_log_<n>.bin (n counts up
 # for the device's life), each a 32-byte header then up to SEG_RECORDS
 # 32-byte records:
-#   header: "DSL1" | key id (4) | device id (8) | n (u32 BE) | chain value (12)
+#   header: "DSL1" | key id (4) | device id (8) | n (u32) | 00 00 | chain value (10)
 #   record: seq (u32) | event (u8) | flags (u8) | battery mV (u16) |
-#           rtc ms (i64) | arg (u32) | mac (12)         (all big-endian)
-#   mac = AES-CMAC(K_log, chain || first 20 bytes)[:12]; the chain value is
+#           rtc ms (u48) | arg (u32) | epoch (u32) | mac (10)   (all big-endian)
+#   mac = AES-CMAC(K_log, chain || first 22 bytes)[:10]; the chain value is
 #   the previous record's mac (the header's holds it for a segment's first).
-#   The first record of a chain follows genesis = CMAC(K_log, "DSL1" | id | 0*4)[:12].
+#   The first record of a chain follows genesis = CMAC(K_log, "DSL1" | id | 0*4)[:10].
+#   epoch: the advert counter's epoch (counter >> 4) of the burst that
+#   carried the event, so a receiver's verified event lines up with it
+#   exactly (drawsense log --heard); 0xFFFFFFFF: none went on air.
 #
 # Power can fail at any instant. Every flash change is one step that
 # littlefs makes atomic: a record appended and the file closed (a file's new
@@ -36,8 +39,9 @@ SUFFIX = ".bin"
 _TMP = "ds_log.tmp"
 MAGIC = b"DSL1"
 REC = const(32)  # bytes per record, and per header
-_MAC = const(12)
-_BODY = ">IBBHqI"  # seq, event, flags, battery mV, rtc ms, arg: 20 bytes
+_MAC = const(10)
+_BODY = ">IBBHHIII"  # seq, event, flags, battery mV, rtc ms (high 16, low 32 bits), arg, epoch: 22 bytes
+NO_EPOCH = const(0xFFFFFFFF)
 # Events beyond the advert's (events.py 1..7): the log's own.
 LOW_BATTERY = const(8)  # the battery-low latch set (flags bit 0 from then on)
 EVICTED = const(9)  # arg: the last seq of the segment the ring dropped
@@ -124,9 +128,16 @@ class Log:
     def note(self, event, rtc_ms, arg=0, battery_mv=0, flags=0):
         """Remember an event for the next flush (RAM only)."""
         if len(self.pending) < _PENDING:
-            self.pending.append((event, flags, battery_mv, rtc_ms, arg))
+            self.pending.append([event, flags, battery_mv, rtc_ms, arg, NO_EPOCH])
         else:
             self.dropped += 1
+
+    def sent(self, event, epoch):
+        """The burst for the newest noted `event` went on air in this counter epoch."""
+        for e in reversed(self.pending):
+            if e[0] == event and e[5] == NO_EPOCH:
+                e[5] = epoch
+                return
 
     def flush(self):
         """Write what was noted. Raises OSError if the flash refuses (the
@@ -201,8 +212,9 @@ class Log:
         while len(nums) > self._max:
             os.remove(name(nums.pop(0)))
 
-    def _record(self, event, flags, mv, rtc_ms, arg):
-        body = struct.pack(_BODY, self._seq, event, flags, mv, rtc_ms, arg)
+    def _record(self, event, flags, mv, rtc_ms, arg, epoch=NO_EPOCH):
+        body = struct.pack(_BODY, self._seq, event, flags, mv, (rtc_ms >> 32) & 0xFFFF, rtc_ms & 0xFFFFFFFF, arg,
+                           epoch)
         cm = self._cmac
         if cm is None:
             raise ValueError("no log key")
@@ -220,7 +232,7 @@ class Log:
             return
         nums = self._nums
         n = nums[-1] + 1 if nums else 0
-        data = MAGIC + self._kid + self._id + struct.pack(">I", n) + self._prev
+        data = MAGIC + self._kid + self._id + struct.pack(">I", n) + bytes(2) + self._prev
         evict = len(nums) >= self._max
         if evict:
             # the marker goes first in the new segment: the last seq of the

@@ -63,11 +63,11 @@ def test_cmac_matches_rfc4493_and_cryptography(tmp_path):
 
 
 # The spec's vector (docs/protocol.md): log key 40..4f, device id "testdev1",
-# a boot (power-on) at RTC 1000 ms and a draw 30 ms after the gun left, at
-# 5030 ms, both at 3000 mV.
-VECTOR_HEADER = "44534c31" "a790a923" "7465737464657631" "00000000" "157cd6d6396e6fc43372f24c"
-VECTOR_BOOT = "00000000" "06" "00" "0bb8" "00000000000003e8" "00000001" "0b0349da54cf770847b7e133"
-VECTOR_DRAW = "00000001" "01" "00" "0bb8" "00000000000013a6" "0000001e" "f63ec456c913e8d200129f3e"
+# a boot (power-on) at RTC 1000 ms, no burst, and a draw 30 ms after the gun
+# left, at 5030 ms, sent in counter epoch 1, both at 3000 mV.
+VECTOR_HEADER = "44534c31" "a790a923" "7465737464657631" "00000000" "0000" "157cd6d6396e6fc43372"
+VECTOR_BOOT = "00000000" "06" "00" "0bb8" "0000000003e8" "00000001" "ffffffff" "2a1a97c9aec96c7e9f94"
+VECTOR_DRAW = "00000001" "01" "00" "0bb8" "0000000013a6" "0000001e" "00000001" "0b11659bf29aece98b44"
 
 
 def test_the_spec_vector_is_what_the_host_and_the_firmware_make(tmp_path):
@@ -76,14 +76,14 @@ def test_the_spec_vector_is_what_the_host_and_the_firmware_make(tmp_path):
         assert part in doc, "the vector is in the spec"
     want = h(VECTOR_HEADER + VECTOR_BOOT + VECTOR_DRAW)
     # host
-    assert eventlog.genesis(TEST_LOG_KEY, TEST_ID) == want[20:32]
+    assert eventlog.genesis(TEST_LOG_KEY, TEST_ID) == want[22:32]
     assert eventlog.key_id(TEST_LOG_KEY) == want[4:8]
     rep = eventlog.verify(want, TEST_LOG_KEY, TEST_ID)
-    assert rep.intact and [(r.seq, r.name, r.rtc_ms, r.arg) for r in rep.records] == [
-        (0, "boot", 1000, 1), (1, "draw", 5030, 30)]
+    assert rep.intact and [(r.seq, r.name, r.rtc_ms, r.arg, r.epoch) for r in rep.records] == [
+        (0, "boot", 1000, 1, eventlog.NO_EPOCH), (1, "draw", 5030, 30, 1)]
     # firmware, under MicroPython, into a folder
     mp("import evlog\nl = evlog.Log(%r, %r, 4, 127)\nl.note(6, 1000, 1, 3000, 0)\nl.note(1, 5030, 30, 3000, 0)\n"
-       "l.flush()\n" % (TEST_LOG_KEY, TEST_ID), tmp_path)
+       "l.sent(1, 1)\nl.flush()\n" % (TEST_LOG_KEY, TEST_ID), tmp_path)
     assert (tmp_path / "ds_log_0.bin").read_bytes() == want
 
 

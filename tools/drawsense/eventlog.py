@@ -34,8 +34,10 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 
 MAGIC = b"DSL1"
 REC = 32
-MAC_LEN = 12
-_BODY = struct.Struct(">IBBHqI")
+MAC_LEN = 10
+BODY_LEN = 22
+_BODY = struct.Struct(">IBBHHIII")
+NO_EPOCH = 0xFFFFFFFF
 EVENTS = {1: "draw", 2: "holster", 3: "reminder", 4: "heartbeat", 5: "fault", 6: "boot", 7: "test",
           8: "battery-low", 9: "evicted"}
 CAUSES = ("unknown", "power-on", "reset", "watchdog", "deep-sleep", "soft-reset")
@@ -70,6 +72,7 @@ class Record:
     battery_mv: int
     rtc_ms: int
     arg: int
+    epoch: int  # the advert counter's epoch of the burst that carried it (NO_EPOCH: none)
     mac: bytes
     segment: int  # its segment's number (the header's)
     raw: bytes = field(repr=False)
@@ -138,10 +141,11 @@ def parse(raw: bytes) -> tuple[list[Segment], int]:
     for off in range(0, whole, REC):
         unit = raw[off:off + REC]
         if unit[:4] == MAGIC:
-            segs.append(Segment(struct.unpack(">I", unit[16:20])[0], unit[4:8], unit[8:16], unit[20:32], []))
+            segs.append(Segment(struct.unpack(">I", unit[16:20])[0], unit[4:8], unit[8:16], unit[22:32], []))
             continue
-        seq, event, flags, mv, rtc, arg = _BODY.unpack(unit[:20])
-        segs[-1].records.append(Record(seq, event, flags, mv, rtc, arg, unit[20:], segs[-1].number, unit))
+        seq, event, flags, mv, rtc_hi, rtc_lo, arg, epoch = _BODY.unpack(unit[:BODY_LEN])
+        segs[-1].records.append(Record(seq, event, flags, mv, rtc_hi << 32 | rtc_lo, arg, epoch, unit[BODY_LEN:],
+                                       segs[-1].number, unit))
     return segs, len(raw) % REC
 
 
@@ -218,13 +222,13 @@ def verify(raw: bytes, log_key: bytes, device_id: bytes, *, high: tuple[int, byt
         chain = before.mac if before is not None else heads.get(id(r))
         if chain is None:
             continue  # its predecessor is missing: named as a deletion below
-        if hmac.compare_digest(cmac(log_key, chain + r.raw[:20])[:MAC_LEN], r.mac):
+        if hmac.compare_digest(cmac(log_key, chain + r.raw[:BODY_LEN])[:MAC_LEN], r.mac):
             verified[seq] = r
             if before is None and hmac.compare_digest(chain, gen):
                 starts.append(seq)
             continue
         if before is not None and id(r) in heads and hmac.compare_digest(
-                cmac(log_key, heads[id(r)] + r.raw[:20])[:MAC_LEN], r.mac) and hmac.compare_digest(heads[id(r)], gen):
+                cmac(log_key, heads[id(r)] + r.raw[:BODY_LEN])[:MAC_LEN], r.mac) and hmac.compare_digest(heads[id(r)], gen):
             verified[seq] = r  # a new chain (re-provisioned, or the last segment was damaged)
             starts.append(seq)
             continue

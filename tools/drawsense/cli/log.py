@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="the device in the key store (default: the one whose id the log's headers carry)")
     p.add_argument("--save", type=Path, metavar="FILE", help="with --port: keep the raw bytes exactly as read")
     p.add_argument("--heard", type=Path, metavar="EVENTS.jsonl",
-                   help="'drawsense listen --json' output: mark each draw and holster as heard by a receiver or not")
+                   help="'drawsense listen --json' output: mark each draw, holster and fault as heard by a receiver "
+                        "(its burst's counter epoch, which the record carries), only late (a reminder), or not")
     p.add_argument("--json", action="store_true", help="one JSON object: intact, findings, records")
 
 
@@ -111,6 +112,7 @@ def run_breaks(records: list[eventlog.Record], port: str) -> list[int]:
 
 
 def _heard(path: Path, name: str) -> list[dict]:
+    """The events `drawsense listen --json` verified from this device."""
     out = []
     with open(path) as f:
         for i, line in enumerate(f, 1):
@@ -120,33 +122,34 @@ def _heard(path: Path, name: str) -> list[dict]:
                 ev = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{i}: not a JSON line of 'drawsense listen --json' ({e.msg})") from None
-            if not isinstance(ev, dict) or "event" not in ev:
-                raise ValueError(f"{path}:{i}: not an event of 'drawsense listen --json'")
-            if ev.get("device") == name and "unix" in ev:
+            if not isinstance(ev, dict) or not isinstance(ev.get("event"), str) \
+                    or not isinstance(ev.get("counter"), int):
+                raise ValueError(f"{path}:{i}: not an event of 'drawsense listen --json' (event and counter)")
+            if ev.get("device") == name:
                 out.append(ev)
     return out
 
 
-HEARD_SLACK_S = 3.5  # a burst lasts 3 s (a draw) and the receiver prints its first verified advert
+EPOCH_SHIFT = 4  # counter >> 4 is the burst's epoch (docs/protocol.md, Counter)
 
 
-def heard_state(rec: eventlog.Record, wall: tuple[float, float] | None, heard: list[dict]) -> str | None:
-    """'yes', 'late' (only a reminder of that draw was heard), 'no', or '?'
-    (no wall clock to line it up with), for draws and holsters; None otherwise."""
-    if rec.event not in (1, 2):
+def heard_state(rec: eventlog.Record, heard: list[dict], records: list[eventlog.Record]) -> str | None:
+    """For a draw, holster or fault: 'yes' (a receiver verified an advert of
+    that very burst: same counter epoch), 'late' (a draw whose burst nobody
+    heard, but one of its reminders: a camera that came late), 'no', or
+    'unsent' (no burst went out with it); None for other records."""
+    if rec.event not in (1, 2, 5):
         return None
-    if wall is None:
-        return "?"
-    t, err = wall
-    near = [e for e in heard if abs(e["unix"] - t) <= err + HEARD_SLACK_S and e["event"] == rec.name]
-    if near:
+    if rec.epoch == eventlog.NO_EPOCH:
+        return "unsent"
+    if any(e["counter"] >> EPOCH_SHIFT == rec.epoch and e["event"] == rec.name for e in heard):
         return "yes"
     if rec.event == 1:
-        # a reminder says how long ago its draw was: a camera that came late
-        for e in heard:
-            sd = e.get("since_draw_ms")
-            if e["event"] == "reminder" and sd is not None and abs(e["unix"] - sd / 1000 - t) <= err + 1.0:
-                return "late"
+        # its reminders come in later epochs, before the next event's burst
+        later = [r.epoch for r in records if r.epoch != eventlog.NO_EPOCH and r.epoch > rec.epoch]
+        until = min(later, default=1 << 32)
+        if any(e["event"] == "reminder" and rec.epoch < e["counter"] >> EPOCH_SHIFT < until for e in heard):
+            return "late"
     return "no"
 
 
@@ -225,9 +228,10 @@ def _run(args, store) -> int:
                "wall_err_s": round(w[1], 3) if w else None, "since_draw_ms": r.since_draw_ms,
                "battery_mv": r.battery_mv or None, "battery_low": bool(r.flags & eventlog.FLAG_LOW),
                "brownout": bool(r.flags & eventlog.FLAG_BROWNOUT), "detail": r.detail,
+               "epoch": None if r.epoch == eventlog.NO_EPOCH else r.epoch,
                "verified": r.seq in rep.verified}
         if heard is not None:
-            row["heard"] = heard_state(r, w, heard)
+            row["heard"] = heard_state(r, heard, rep.records)
         rows.append(row)
     if args.json:
         print(json.dumps({"intact": rep.intact, "device": dev.name, "device_id": dev.device_id.hex(),

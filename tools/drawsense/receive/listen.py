@@ -114,8 +114,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
         if ev is None:
             return
         if as_json:
-            # unix: when it was heard on this computer's clock (drawsense log --heard lines it up)
-            out.write(json.dumps({**ev.as_dict(), "unix": round(wall_t0 + t_ms / 1000, 3)}) + "\n")
+            out.write(json.dumps(ev.as_dict()) + "\n")
         else:
             out.write(format_event(ev) + "\n")
         out.flush()
