@@ -243,7 +243,9 @@ def verify(raw: bytes, log_key: bytes, device_id: bytes, *, high: tuple[int, byt
         missing = [n for a, b in zip(seqs, seqs[1:]) for n in range(a + 1, b)]
         missing = [n for n in missing if n not in foreign.get("rekeyed", ()) and n not in foreign.get("spliced", ())]
         if missing:
-            findings.append(Finding("deleted", f"records seq {_ranges(missing)} are missing", missing[0]))
+            many = len(missing) > 1
+            findings.append(Finding("deleted", f"record{'s' if many else ''} seq {_ranges(missing)} "
+                                    f"{'are' if many else 'is'} missing", missing[0]))
         evicted = max((r.arg for r in verified.values() if r.event == 9), default=-1)
         oldest = min(seqs + foreign.get("rekeyed", []))
         if oldest > evicted + 1 and oldest not in starts:
