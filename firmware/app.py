@@ -6,14 +6,17 @@ from time import ticks_add, ticks_diff
 
 import burst
 import events
+import evlog
 import rtcstate
 from battery import Battery
 from detect import DRAWN, FAULT, NAMES, Detector
+from counter import EPOCH_BITS as EPOCH_SHIFT
 from edges import EdgeLog
 
 
-def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=False):
-    """Run until deep sleep (which restarts main) or forever on light-sleep boards."""
+def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=False, evl=None):
+    """Run until deep sleep (which restarts main) or forever on light-sleep boards.
+    `evl`: the event log (evlog.Log), None for a device without a log key."""
     now = hw.now()
     rtc_now = hw.rtc_ms()
     saved = saved or rtcstate.Record()
@@ -31,6 +34,11 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     # completed, or it sleeps deep with nothing pending)
     _save(hw, saved, det, bat, counter, saved.faults())
     _boot(hw, det, bursts, signer, counter, woke, brownout, now)
+    if evl is not None and not woke:
+        cause = hw.reset_cause_name()
+        _note(evl, hw, events.BOOT, evlog.CAUSES.index(cause) if cause in evlog.CAUSES else 0, bat, brownout)
+        if bursts.event == events.DRAW:
+            _note(evl, hw, events.DRAW, bursts.since_draw(now), bat, brownout)
     while True:
         hw.feed()
         now = hw.now()
@@ -42,12 +50,23 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             hw.report("level", "out" if det.out else "in")
         if new >= 0:
             _transition(hw, det, bursts, log, now)
+            if evl is not None and det.event:
+                _note(evl, hw, det.event, bursts.since_draw(now), bat, brownout)
         action = bursts.poll(now)
         if action == burst.STOP:
+            was_low = bat.low
             _stopped(hw, bat, counter, saved)
+            if evl is not None and bat.low and not was_low:
+                _note(evl, hw, evlog.LOW_BATTERY, bat.loaded_mv, bat, brownout)
             brownout = False  # reported
         elif action != burst.IDLE:
-            _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
+            c = _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
+            if evl is not None and c >= 0 and action == burst.START:
+                evl.sent(bursts.event, c >> EPOCH_SHIFT)  # the log record names the burst's epoch
+        if evl is not None and evl.pending:
+            # Here, after this pass's advert (a draw's first one included)
+            # is on its way, never before it; and before any sleep.
+            evl.flush()
         wait = _ms_until(now, cfg.IDLE_MS, det.look_by(now), bursts.due())
         if wait <= 0:
             continue
@@ -144,6 +163,12 @@ def _save(hw, rec, det, bat, counter, faults):
     hw.save_rtc(rec.pack())
 
 
+def _note(evl, hw, event, arg, bat, brownout):
+    """An event for the log, stamped now in RTC ms (written at the next flush)."""
+    flags = (events.FLAG_BATTERY_LOW if bat.low else 0) | (events.FLAG_BROWNOUT if brownout else 0)
+    evl.note(event, hw.rtc_ms(), arg & 0xFFFFFFFF, bat.rest_mv, flags)
+
+
 def _ms_until(now, most, *ticks):
     """ms from now to the earliest of ticks (None: not pending), `most` at most."""
     ms = most
@@ -169,11 +194,12 @@ def _rtc_of(t, now, rtc_now):
 
 
 def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
-    """One payload of the burst on air; `fresh`: its first."""
+    """One payload of the burst on air; `fresh`: its first. Returns the
+    counter it used, -1 if none."""
     if signer is None:
         if fresh:
             hw.report("burst", events.NAMES[bursts.event], "unsent")
-        return
+        return -1
     if fresh:
         if not hw.radio_on:
             bat.at_rest(hw.battery_mv())  # before the radio loads the cell
@@ -182,11 +208,12 @@ def _send(hw, bursts, signer, counter, bat, brownout, now, fresh):
     c = counter.take()
     if c < 0:
         hw.report("counter", "exhausted")
-        return
+        return -1
     flags = (events.FLAG_BATTERY_LOW if bat.low else 0) | (events.FLAG_BROWNOUT if brownout else 0)
     hw.advertise(signer.build(c, bursts.event, bursts.since_draw(now), bat.rest_mv, flags))
     if fresh:  # after the advert is on its way: printing takes time too
         hw.report("burst", events.NAMES[bursts.event], bursts.length)
+    return c
 
 
 class Timing:
@@ -244,11 +271,13 @@ def _main(board, cfg, hwmod):
     # A "power-on" that finds our record in RTC memory was no power-on: the
     # supply sagged (a brownout) and RTC memory survived it.
     brownout = saved is not None and not woke and hw.power_on_reset() and bool(saved.flags & rtcstate.RUNNING)
-    signer = ctr = None
+    signer = ctr = evl = None
     if woke and saved is not None and saved.secret != bytes(32):
         # Deep-sleep wake: everything from RTC memory, nothing from flash.
         signer = advert.Signer(saved.secret)
         ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE, saved.ctr_next, saved.ctr_limit)
+        # the log key is read from flash at the log's first write, after the advert
+        evl = evlog.Log(None, saved.device_id, cfg.LOG_SEGMENTS, cfg.LOG_SEG_RECORDS, hw.report)
     elif not woke:
         import keyfile
 
@@ -258,9 +287,11 @@ def _main(board, cfg, hwmod):
                 ctr = counter.Counter(counter.FileStore(counter.PATH), cfg.COUNTER_RESERVE)
                 signer = advert.Signer(ident[0])
                 saved = saved or rtcstate.Record()
-                saved.secret, saved.device_id = ident
+                saved.secret, saved.device_id = ident[0], ident[1]
                 hw.report("device", "".join("%02x" % b for b in ident[1]))
+                if ident[2] is not None:
+                    evl = evlog.Log(ident[2], ident[1], cfg.LOG_SEGMENTS, cfg.LOG_SEG_RECORDS, hw.report)
         except ValueError as e:  # damaged key or counter file: never guess
             hw.report("storage", str(e).replace(" ", "_"))
-            signer = ctr = None
-    run(hw, cfg, signer, ctr, saved, woke, brownout)
+            signer = ctr = evl = None
+    run(hw, cfg, signer, ctr, saved, woke, brownout, evl)

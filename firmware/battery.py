@@ -15,6 +15,7 @@ class Battery:
         self.clear_mv = clear_mv
         self.low = low
         self.rest_mv = rest_mv  # last reading at rest (what adverts report)
+        self.loaded_mv = 0  # last reading under load (0: none yet)
 
     def at_rest(self, mv):
         if mv:
@@ -24,5 +25,6 @@ class Battery:
 
     def loaded(self, mv):
         """A reading right after a transmission (0: unknown, as from hw.battery_mv)."""
+        self.loaded_mv = mv
         if mv and mv < self.low_mv:
             self.low = True

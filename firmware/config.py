@@ -56,3 +56,10 @@ BOOT_BURST_MS = const(500)
 # Woken from deep sleep by the pin: the level must still hold this long
 # after we can first read it (a vibration that woke us may be over).
 WAKE_RECHECK_MS = const(5)
+
+# Event log (evlog.py, docs/protocol.md "Event log"): records of 32 bytes in
+# segment files of one 4 KiB flash block each (a 32-byte header and 127
+# records). The ring keeps LOG_SEGMENTS of them; each board sets its own from
+# the flash it has (board.py), this is the fallback.
+LOG_SEG_RECORDS = const(127)
+LOG_SEGMENTS = const(8)

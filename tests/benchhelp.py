@@ -34,6 +34,19 @@ def row(keys: Path, name: str):
         s.close()
 
 
+def key_file_of(keys: Path, name: str) -> bytes:
+    """The key file provisioning writes for `name` (DSK2: secret, id, log key), from the store."""
+    from drawsense import firmware
+
+    s = KeyStore(keys, create=False)
+    try:
+        d = s.get(name)
+        assert d is not None and d.log_key is not None and len(d.log_key) == 16
+        return firmware.key_file(d.secret, d.device_id, d.log_key)
+    finally:
+        s.close()
+
+
 def one_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err

@@ -35,6 +35,7 @@ CONFIG = firmware.module("config")
 # The suite's device identity (a test value, not a secret of any device).
 TEST_SECRET = bytes(range(32))
 TEST_ID = b"testdev1"
+TEST_LOG_KEY = bytes(range(0x40, 0x50))  # its event-log key (firmware/evlog.py)
 
 
 def simulate(name_or_scenario, board: str = "virtual", **kw) -> vboard.SimResult:
@@ -43,6 +44,8 @@ def simulate(name_or_scenario, board: str = "virtual", **kw) -> vboard.SimResult
     deterministic, so a second run would only repeat the first)."""
     kw.setdefault("secret", TEST_SECRET)
     kw.setdefault("device_id", TEST_ID)
+    if kw["secret"] is not None:
+        kw.setdefault("log_key", TEST_LOG_KEY)
     if isinstance(name_or_scenario, str):
         key = (name_or_scenario, board, tuple(sorted(kw.items())))
         if key not in _cache:

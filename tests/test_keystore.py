@@ -158,11 +158,11 @@ def test_remove_drops_the_history_so_a_new_device_starts_clean(store):
     assert store.readings("a") == []
 
 
-def test_new_store_is_schema_2(tmp_path):
+def test_new_store_is_schema_3(tmp_path):
     path = tmp_path / "k.db"
     KeyStore(path).close()
     db = sqlite3.connect(path)
-    assert dict(db.execute("SELECT k, v FROM meta"))["schema"] == str(keystore.SCHEMA) == "2"
+    assert dict(db.execute("SELECT k, v FROM meta"))["schema"] == str(keystore.SCHEMA) == "3"
     assert db.execute("SELECT count(*) FROM battery").fetchone()[0] == 0
 
 
@@ -220,7 +220,7 @@ def test_schema1_store_from_the_current_code_opens_and_gains_the_history(tmp_pat
     assert [r.mv for r in s.readings("alpha")] == [2870, 2860]
     s.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "2"
+        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "3"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # opening again is a no-op (no second seeding)
     s = KeyStore(path, create=False)
@@ -228,9 +228,8 @@ def test_schema1_store_from_the_current_code_opens_and_gains_the_history(tmp_pat
     s.close()
 
 
-def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypatch):
-    """The same, with the file written by the schema-1 KeyStore class itself,
-    taken from the newest commit in git history that still had it."""
+def _old_keystore(schema, tmp_path, monkeypatch):
+    """The KeyStore module of the newest commit in git history that wrote `schema`."""
     import importlib.util
     import subprocess
 
@@ -243,19 +242,55 @@ def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypat
     try:
         for rev in git("log", "--format=%H", "--", "tools/drawsense/keystore.py").split():
             text = git("show", f"{rev}:tools/drawsense/keystore.py")
-            if "\nSCHEMA = 1\n" in text:
+            if f"\nSCHEMA = {schema}\n" in text:
                 src = text
                 break
     except (OSError, subprocess.CalledProcessError):
         pass
     if src is None:
-        pytest.skip("no schema-1 key store in the available git history")
-    mod_path = tmp_path / "keystore_v1.py"
+        pytest.skip(f"no schema-{schema} key store in the available git history")
+    mod_path = tmp_path / f"keystore_v{schema}.py"
     mod_path.write_text(src)
-    spec = importlib.util.spec_from_file_location("keystore_v1", mod_path)
-    v1 = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "keystore_v1", v1)   # its dataclasses look themselves up there
-    spec.loader.exec_module(v1)
+    spec = importlib.util.spec_from_file_location(f"keystore_v{schema}", mod_path)
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, f"keystore_v{schema}", mod)   # its dataclasses look themselves up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_schema2_store_written_by_the_schema2_code_migrates_and_keeps_everything(tmp_path, monkeypatch):
+    """Schema 2 (before the event log) -> 3: every device, secret, replay
+    floor, battery history and acted-on draw kept; the log key is NULL (no
+    log) until the device is provisioned again; the log tables work."""
+    v2 = _old_keystore(2, tmp_path, monkeypatch)
+    path = tmp_path / "v2.db"
+    old = v2.KeyStore(path)
+    dev = old.add("echo")
+    assert old.accept("echo", 77, T0, 2950, False)
+    old.set_acted("echo", T0, 64)
+    old.close()
+    s = KeyStore(path, create=False)
+    d = s.get("echo")
+    assert (d.secret, d.device_id, d.last_counter, d.battery_mv, d.log_key) == (dev.secret, dev.device_id, 77, 2950,
+                                                                                 None)
+    assert s.readings("echo") == [(T0, 2950, False)] and s.acted() == {"echo": (T0, 64)}
+    assert not s.accept("echo", 77, T0, 2950, False)  # the replay floor holds
+    assert s.log_mark("echo") is None and s.clocks("echo") == []
+    s.read_log("echo", (5, b"m" * 12), keystore.Clock(5, 1000, T0, 0.1, "virtual"))
+    s.read_log("echo", (3, b"o" * 12), None)  # a mark is never lowered
+    assert s.log_mark("echo")[:2] == (5, b"m" * 12) and s.clocks("echo") == [(5, 1000, T0, 0.1, "virtual")]
+    assert len(s.add("foxtrot").log_key) == 16  # a new device gets its own log key
+    s.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "3"
+    with pytest.raises(v2.KeyStoreError, match="newer drawsense"):
+        v2.KeyStore(path, create=False)
+
+
+def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypatch):
+    """The same, with the file written by the schema-1 KeyStore class itself,
+    taken from the newest commit in git history that still had it."""
+    v1 = _old_keystore(1, tmp_path, monkeypatch)
     path = tmp_path / "v1.db"
     old = v1.KeyStore(path)
     dev = old.add("delta")

@@ -7,5 +7,5 @@ metadata(version="0.1.0", description="drawsense holster draw sensor firmware")
 
 freeze("../../firmware", tuple(m + ".py" for m in (
     "advert", "aes", "app", "battery", "burst", "ccm", "config", "counter", "debounce", "detect", "edges",
-    "events", "hw", "keyfile", "rtcstate", "selftest",
+    "events", "evlog", "hw", "keyfile", "rtcstate", "selftest",
 )))

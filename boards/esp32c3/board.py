@@ -105,3 +105,10 @@ WDT_MS = 30000
 
 MPY_ARCH = "rv32imc"
 STUBS = "micropython-esp32-esp32_generic_c3-stubs==1.29.0.post1"
+
+# Event log ring (firmware/evlog.py): LOG_SEGMENTS 4 KiB segments of 127
+# events. ESP32_GENERIC_C3 on a 4 MiB chip gives the filesystem the 2 MiB
+# past the 2 MiB app partition (ports/esp32/partitions-4MiBplus.csv, named by
+# boards/sdkconfig.base, MicroPython 1c3c201); the log takes 512 KiB of it:
+# 16,256 events, ~2.2 years at 10 draws a day (drawsense power).
+LOG_SEGMENTS = 128

@@ -104,3 +104,13 @@ WDT_MS = 30000
 # against them would be wrong for the zephyr port.
 MPY_ARCH = "armv7emsp"
 STUBS = ""
+
+# Event log ring (firmware/evlog.py): LOG_SEGMENTS 4 KiB segments of 127
+# events. The zephyr port mounts littlefs on the devicetree's `storage`
+# partition (ports/zephyr/README.md, FlashArea), which Zephyr's nRF52840 DK
+# devicetree makes 32 KiB (storage_partition at 0xf8000, size 0x8000; read
+# from Zephyr's board files, not in this repo's mirror: to check against the
+# product's own devicetree). Half of it for the log: 4 segments, 508 events,
+# ~25 days at 10 draws a day. A product build should give storage more of
+# the 1 MiB flash.
+LOG_SEGMENTS = 4

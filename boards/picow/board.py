@@ -65,3 +65,10 @@ WDT_MS = 0
 
 MPY_ARCH = "armv6m"
 STUBS = "micropython-rp2-rpi_pico_w-stubs==1.29.0.post1"
+
+# Event log ring (firmware/evlog.py): LOG_SEGMENTS 4 KiB segments of 127
+# events. RPI_PICO_W's filesystem is 848 KiB
+# (ports/rp2/boards/RPI_PICO_W/mpconfigboard.cmake
+# MICROPY_HW_FLASH_STORAGE_BYTES, MicroPython 1c3c201); the log takes
+# 256 KiB of it: 8,128 events, ~1.1 years at 10 draws a day.
+LOG_SEGMENTS = 64

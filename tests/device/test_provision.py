@@ -10,7 +10,7 @@ from pathlib import Path
 
 import mpremote  # noqa: F401  (the test extra pins it: a missing mpremote is a failure, not a skip)
 
-from benchhelp import assert_no_key, cli, needs_linux, one_line, row
+from benchhelp import assert_no_key, cli, key_file_of, needs_linux, one_line, row
 from drawsense.device import provision
 from drawsense.keystore import KeyStore
 
@@ -58,7 +58,8 @@ def test_force_rekeys(board, keys, capfd):
     assert "re-keyed vb-5" in out
     _, dev_id2, new_secret, last2 = row(keys, "vb-5")
     assert dev_id2 == dev_id and new_secret != old_secret and last2 == -1
-    assert (board.root / "ds_key.bin").read_bytes() == b"DSK1" + new_secret + dev_id
+    assert (board.root / "ds_key.bin").read_bytes() == key_file_of(keys, "vb-5")
+    assert key_file_of(keys, "vb-5").startswith(b"DSK2" + new_secret + dev_id)
     assert (board.root / "ds_ctr.bin").read_bytes() == bytes(4) + b"\xff" * 4
     assert not [p.name for p in board.root.iterdir() if p.suffix in (".new", ".old")]
     assert cli("bench", "--port", board.pty, "--keys", str(keys), "--trigger", "--listen",
@@ -195,7 +196,8 @@ def test_key_not_on_any_command_line(tmp_path, keys, monkeypatch):
     monkeypatch.setattr(provision.remote, "mpremote", fake)
     r = provision.provision("/dev/fake", "cmdline", keys)
     secret = row(keys, "cmdline")[2]
-    assert files["ds_key.new"] == b"DSK1" + secret + bytes.fromhex(r["device_id"])
+    assert files["ds_key.new"] == key_file_of(keys, "cmdline")
+    assert files["ds_key.new"].startswith(b"DSK2" + secret + bytes.fromhex(r["device_id"]))
     flat = " ".join(" ".join(a) for a in seen)
     assert_no_key(flat, secret)
     temp = [a for args in seen for a in args if "drawsense-provision-" in a]

@@ -132,6 +132,28 @@ def test_power_model_breakdown_adds_up(esp32c3_cr2032):
     assert r["charge_per_day_mc"] == pytest.approx(r["avg_current_ua"] * 86_400 / 1000, rel=0.01)
 
 
+def test_the_event_log_has_its_own_term_per_record_and_ring_life(esp32c3_cr2032):
+    """Each draw and holster is a log record (plus the boot): its flash writes
+    are priced from the erases and programmed bytes the virtual board counted,
+    and the ring's records last so many years at this rate."""
+    r = esp32c3_cr2032
+    lg = r["event_log"]
+    assert 19 <= lg["events_per_day"] <= 22  # 10 draws + 10 holsters + the boot
+    assert r["breakdown_pct"][power.FLASH_TERM] == pytest.approx(lg["share_pct"], abs=0.1) and lg["share_pct"] > 0
+    assert 0 < lg["charge_per_event_mc"] < r["charge_per_draw_mc"]
+    held = boards.load("esp32c3")["LOG_SEGMENTS"] * 127
+    assert lg["ring_events"] == held and lg["ring_years"] == pytest.approx(held / lg["events_per_day"] / 365.25, rel=0.01)
+    assert "W25Q32JV" in r["sources"]["flash_erase_ms"]
+
+
+def test_power_model_flash_term_grows_with_erases():
+    p = power.load_profile("esp32c3")
+    figs = power.flash_figures("esp32c3")
+    one = power.flash_charge_uc({"flash_erases": 1, "flash_prog_bytes": 0}, p, figs)[power.FLASH_TERM]
+    assert one == pytest.approx(45.0 / 1000 * (30.0 + 20.0) * 1000)  # 45 ms at 30 mA awake + 20 mA flash, in uC
+    assert power.flash_charge_uc({"flash_erases": 2, "flash_prog_bytes": 1024}, p, figs)[power.FLASH_TERM] > 2 * one
+
+
 def test_power_model_larger_cell_and_fewer_draws_last_longer(esp32c3_cr2032):
     big = power.model("esp32c3", "CR2477", 10, days=1.0)
     few = power.model("esp32c3", "CR2032", 1, days=1.0)

@@ -12,7 +12,7 @@ the code that reads them.
 
 The two files provisioning puts on a device, made by the firmware's own code:
 
-* ``KEY_FILE`` / ``key_file(secret, device_id)``: firmware/keyfile.py's PATH
+* ``KEY_FILE`` / ``key_file(secret, device_id, log_key)``: firmware/keyfile.py's PATH
   and ``pack()`` (``load()`` reads it back).
 * ``CTR_FILE`` / ``counter_file(mark)``: firmware/counter.py's PATH and the
   bytes ``counter.FileStore(path).write(mark)`` leaves in the file.
@@ -61,10 +61,11 @@ KEY_FILE: str = module("keyfile").PATH
 CTR_FILE: str = module("counter").PATH
 
 
-def key_file(secret: bytes, device_id: bytes) -> bytes:
+def key_file(secret: bytes, device_id: bytes, log_key: bytes | None = None) -> bytes:
     """The key file for this identity (keyfile.pack); ValueError on a secret
-    that is not 32 bytes or an id that is not 8."""
-    return bytes(module("keyfile").pack(secret, device_id))
+    that is not 32 bytes, an id that is not 8 or a log key that is not 16.
+    Without a log key: the DSK1 file of a device that keeps no event log."""
+    return bytes(module("keyfile").pack(secret, device_id, log_key))
 
 
 def counter_file(mark: int) -> bytes:

@@ -8,8 +8,16 @@ Secrets are never printed or logged: Device hides its secret from repr.
 
 Schema 2 adds a battery history (table `battery`: name, t, mv, low), written
 by accept() in the same transaction as the counter, at most one reading per
-device per READING_EVERY_S, for the fleet view (drawsense.receive.fleet). A schema-1
-file is upgraded in place when opened; a file of a newer schema is refused.
+device per READING_EVERY_S, for the fleet view (drawsense.receive.fleet).
+
+Schema 3 adds what the sensor's event log needs (docs/protocol.md, "Event
+log"): each device's 16-byte log key (column devices.log_key; NULL for a
+device provisioned before the log, which keeps none), the newest log record
+the host has read from each device (table log_mark: so a log later cut short
+shows), and the clock readings taken with it (table clock: the device's RTC
+against this computer's, for wall-clock times). Older files are upgraded in
+place when opened (1 -> 2 -> 3, each step one transaction, nothing lost); a
+file of a newer schema is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 APP = "drawsense-keys"
-SCHEMA = 2
+SCHEMA = 3
 # Battery history: at most one reading per device in any 10 minutes (bounds
 # the table to ~53k rows per device-year even for a device heard constantly).
 READING_EVERY_S = 600.0
@@ -44,6 +52,7 @@ class Device:
     last_seen: float | None = None
     battery_mv: int | None = None
     battery_low: bool = False
+    log_key: bytes | None = field(default=None, repr=False)
 
     @property
     def id_hex(self) -> str:
@@ -72,7 +81,7 @@ def _what(value: object) -> str:
     return "empty (NULL)" if value is None else f"{type(value).__name__}"
 
 
-def _damage(name, device_id, secret, last_counter, last_seen, battery_mv, battery_low) -> str | None:
+def _damage(name, device_id, secret, last_counter, last_seen, battery_mv, battery_low, log_key=None) -> str | None:
     """Why a devices row cannot be used, or None when it is sound."""
     def whole(v: object) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
@@ -91,7 +100,21 @@ def _damage(name, device_id, secret, last_counter, last_seen, battery_mv, batter
         return f"its battery is {battery_mv!r:.40}, not a whole number of mV"
     if battery_low not in (0, 1):
         return f"its low-battery flag is {battery_low!r:.40}, not 0 or 1"
+    if log_key is not None and (not isinstance(log_key, bytes) or len(log_key) != 16):
+        return f"its log key is {_what(log_key)}, not 16 bytes"
     return None
+
+
+class Clock(NamedTuple):
+    """One reading of a device's clock: its RTC (rtc_ms) was read while this
+    computer's clock said unix (seconds), to within err_s either way; seq is
+    the newest log record the device held then (-1: none), board its board
+    (for the RTC's drift bound)."""
+    seq: int
+    rtc_ms: int
+    unix: float
+    err_s: float
+    board: str
 
 
 class Reading(NamedTuple):
@@ -212,8 +235,9 @@ class KeyStore:
                     "CREATE TABLE devices ("
                     " name TEXT PRIMARY KEY, device_id BLOB NOT NULL UNIQUE, secret BLOB NOT NULL,"
                     " last_counter INTEGER NOT NULL DEFAULT -1, last_seen REAL, battery_mv INTEGER,"
-                    " battery_low INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL)")
+                    " battery_low INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, log_key BLOB)")
                 self._create_battery_table()
+                self._create_log_tables()
             return
         if "meta" not in tables:
             raise sqlite3.DatabaseError("an SQLite file of another program")
@@ -235,21 +259,35 @@ class KeyStore:
                         " low INTEGER NOT NULL DEFAULT 0)")
         self.db.execute("CREATE INDEX battery_name_t ON battery (name, t)")
 
+    def _create_log_tables(self) -> None:
+        self.db.execute("CREATE TABLE log_mark (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, mac BLOB NOT NULL,"
+                        " t REAL NOT NULL)")
+        self.db.execute("CREATE TABLE clock (name TEXT NOT NULL, seq INTEGER NOT NULL, rtc_ms INTEGER NOT NULL,"
+                        " unix REAL NOT NULL, err_s REAL NOT NULL, board TEXT NOT NULL)")
+        self.db.execute("CREATE INDEX clock_name ON clock (name, unix)")
+
     def _upgrade(self) -> None:
-        """Schema 1 -> 2 in place, in one transaction: add the battery history
-        and seed it with each device's last reading (nothing is lost; a crash
-        leaves schema 1). Re-checked inside the transaction, so two receivers
-        opening the same old file at once upgrade it once."""
-        with self._tx():
-            schema = int(self.db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0])
-            if schema >= SCHEMA:
-                return
-            if schema != 1:
-                raise KeyStoreError(f"{self.path}: unknown key store schema {schema}; nothing was changed")
-            self._create_battery_table()
-            self.db.execute("INSERT INTO battery (name, t, mv, low) SELECT name, last_seen, battery_mv, battery_low"
-                            " FROM devices WHERE battery_mv IS NOT NULL AND last_seen IS NOT NULL")
-            self.db.execute("UPDATE meta SET v = ? WHERE k = 'schema'", (str(SCHEMA),))
+        """Older schemas in place, one step per transaction, so a crash
+        leaves the last whole step (nothing is lost):
+        1 -> 2: add the battery history and seed it with each device's last reading;
+        2 -> 3: add the log key column (NULL: no log) and the log mark and clock tables.
+        Re-checked inside each transaction, so two receivers opening the same
+        old file at once upgrade it once."""
+        while True:
+            with self._tx():
+                schema = int(self.db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0])
+                if schema >= SCHEMA:
+                    return
+                if schema == 1:
+                    self._create_battery_table()
+                    self.db.execute("INSERT INTO battery (name, t, mv, low) SELECT name, last_seen, battery_mv,"
+                                    " battery_low FROM devices WHERE battery_mv IS NOT NULL AND last_seen IS NOT NULL")
+                elif schema == 2:
+                    self.db.execute("ALTER TABLE devices ADD COLUMN log_key BLOB")
+                    self._create_log_tables()
+                else:
+                    raise KeyStoreError(f"{self.path}: unknown key store schema {schema}; nothing was changed")
+                self.db.execute("UPDATE meta SET v = ? WHERE k = 'schema'", (str(schema + 1),))
 
     class _Tx:
         """One write transaction: all of it or none of it. SQLite's own
@@ -282,17 +320,21 @@ class KeyStore:
         return KeyStore._Tx(self)
 
     # ------------------------------------------------------------------
-    def add(self, name: str, secret: bytes | None = None, device_id: bytes | None = None) -> Device:
+    def add(self, name: str, secret: bytes | None = None, device_id: bytes | None = None,
+            log_key: bytes | None = None) -> Device:
         if not _NAME.match(name):
             raise KeyStoreError(f"device name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
                                 f"starting with a letter or digit")
         if secret is not None and len(secret) != 32:
             raise KeyStoreError("a device secret is 32 bytes")
-        dev = Device(name, device_id or secrets.token_bytes(8), secret or secrets.token_bytes(32))
+        if log_key is not None and len(log_key) != 16:
+            raise KeyStoreError("a device's log key is 16 bytes")
+        dev = Device(name, device_id or secrets.token_bytes(8), secret or secrets.token_bytes(32),
+                     log_key=log_key or secrets.token_bytes(16))
         try:
             with self._tx():
-                self.db.execute("INSERT INTO devices (name, device_id, secret, created) VALUES (?, ?, ?, ?)",
-                                (dev.name, dev.device_id, dev.secret, time.time()))
+                self.db.execute("INSERT INTO devices (name, device_id, secret, created, log_key) VALUES (?, ?, ?, ?, ?)",
+                                (dev.name, dev.device_id, dev.secret, time.time(), dev.log_key))
         except sqlite3.IntegrityError:
             raise KeyStoreError(f"device {name!r} is already in {self.path} (remove it first, or pick another "
                                 f"name)") from None
@@ -307,6 +349,8 @@ class KeyStore:
             # its battery history goes with it: a device added later under the
             # same name is another cell, and must not inherit this one's trend
             self.db.execute("DELETE FROM battery WHERE name = ?", (name,))
+            self.db.execute("DELETE FROM log_mark WHERE name = ?", (name,))
+            self.db.execute("DELETE FROM clock WHERE name = ?", (name,))
         if not n:
             raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
         gone = []
@@ -321,11 +365,12 @@ class KeyStore:
 
     def _rows(self) -> list[tuple]:
         return self.db.execute("SELECT rowid, name, device_id, secret, last_counter, last_seen, battery_mv, "
-                               "battery_low FROM devices ORDER BY name").fetchall()
+                               "battery_low, log_key FROM devices ORDER BY name").fetchall()
 
     def devices(self) -> list[Device]:
         """The sound rows, by name; a damaged row is left out (damaged() says why)."""
-        return [Device(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in self._rows() if not _damage(*r[1:])]
+        return [Device(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8]) for r in self._rows()
+                if not _damage(*r[1:])]
 
     def damaged(self) -> list[Damaged]:
         """The rows devices() leaves out, and why."""
@@ -386,6 +431,29 @@ class KeyStore:
         dev = self.get(name)
         assert dev is not None
         return dev
+
+    # -- the event log -------------------------------------------------
+    def log_mark(self, name: str) -> tuple[int, bytes, float] | None:
+        """(seq, mac, when) of the newest log record read from the device, or None."""
+        r = self.db.execute("SELECT seq, mac, t FROM log_mark WHERE name = ?", (name,)).fetchone()
+        return (r[0], r[1], r[2]) if r else None
+
+    def read_log(self, name: str, mark: tuple[int, bytes] | None, clock: Clock | None) -> None:
+        """What one read of a device's log leaves, in one transaction: its
+        newest record as the mark (only ever raised) and the clock reading."""
+        with self._tx():
+            if mark is not None:
+                self.db.execute("INSERT INTO log_mark (name, seq, mac, t) VALUES (?, ?, ?, ?) ON CONFLICT(name)"
+                                " DO UPDATE SET seq = excluded.seq, mac = excluded.mac, t = excluded.t"
+                                " WHERE excluded.seq > log_mark.seq", (name, mark[0], mark[1], time.time()))
+            if clock is not None:
+                self.db.execute("INSERT INTO clock (name, seq, rtc_ms, unix, err_s, board) VALUES (?, ?, ?, ?, ?, ?)",
+                                (name, *clock))
+
+    def clocks(self, name: str) -> list[Clock]:
+        rows = self.db.execute("SELECT seq, rtc_ms, unix, err_s, board FROM clock WHERE name = ? ORDER BY unix",
+                               (name,))
+        return [Clock(*r) for r in rows]
 
     def readings(self, name: str, *, since: float | None = None, until: float | None = None) -> list[Reading]:
         """The device's battery history, oldest first, optionally limited to

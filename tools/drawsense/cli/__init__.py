@@ -15,7 +15,7 @@ import signal
 import sys
 
 from drawsense import __version__
-from drawsense.cli import bench, board, boards, deploy, fleet, keys, listen, power, provision, sim
+from drawsense.cli import bench, board, boards, deploy, fleet, keys, listen, log, power, provision, sim
 
 _EPILOG = """\
 examples:
@@ -42,6 +42,7 @@ COMMANDS = {
     "deploy": deploy,        # firmware onto a board
     "provision": provision,  # a device's key onto a board and into the store
     "bench": bench,          # a board's self-test and a verified TEST burst
+    "log": log,              # a sensor's event log, read and verified
     "board": board,          # a virtual board on a pty (serve) and its sensor (poke)
     "boards": boards,        # the board definitions
 }

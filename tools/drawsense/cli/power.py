@@ -109,6 +109,12 @@ def _print(res: dict, horizon: float | None, plot: str | None) -> None:
     print("  where it goes:")
     for k, v in sorted(res["breakdown_pct"].items(), key=lambda kv: -kv[1]):
         print(f"    {k:<32} {v:5.1f} %")
+    lg = res["event_log"]
+    if lg["charge_per_event_mc"] is not None:
+        print(f"  event log            {lg['charge_per_event_mc']:10.3f} mC a record (its flash writes; the counter's few included), "
+              f"{lg['events_per_day']:g} records a day: {lg['share_pct']:.2f} % of the charge")
+    held = f"{lg['ring_years']:g} years at this rate" if lg["ring_years"] else "years (nothing logged in the run)"
+    print(f"  event log ring       {lg['ring_events']:10d} records (board.py LOG_SEGMENTS): {held}")
     print(f"  life                 {res['life_years']:10.2f} years, ended by {res['end_reason']} "
           f"(cell under {res['peak_cell_ma']} mA below {res['min_cell_v']} V)"
           if res["end_reason"] == "brownout" else

@@ -76,12 +76,12 @@ class _Refused(Exception):
     pass
 
 
-def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, Path | None]:
-    """(secret, device id, flash image) the virtual device runs with."""
+def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, bytes | None, Path | None]:
+    """(secret, device id, log key, flash image) the virtual device runs with."""
     if not args.keys:
         if args.unprovisioned:
-            return None, bytes(8), None
-        return secrets.token_bytes(32), secrets.token_bytes(8), None  # a throwaway identity
+            return None, bytes(8), None, None
+        return secrets.token_bytes(32), secrets.token_bytes(8), secrets.token_bytes(16), None  # a throwaway identity
     # Provision the virtual device into the key store (created if need be);
     # its flash is kept beside the store so its counter carries on from run
     # to run, as a real device's would.
@@ -119,7 +119,7 @@ def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, Path | Non
         raise _Refused(str(e)) from None
     except OSError as e:
         raise _Refused(f"cannot write {tag} ({e.strerror or e})") from None
-    return dev.secret, dev.device_id, flash
+    return dev.secret, dev.device_id, dev.log_key, flash
 
 
 def _key_tag(dev) -> str:
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             raise _Refused(f"--{next(iter(given)).replace('_', '-')} is for a capture file (.csv, .sr); "
                            f"{args.scenario!r} is not one")
         scen = scenario.load(args.scenario, holstered_level=board["HOLSTERED_LEVEL"], **given)
-        secret, device_id, flash = _identity(args)
+        secret, device_id, log_key, flash = _identity(args)
     except (boards.BoardError, scenario.ScenarioError, _Refused) as e:
         return fail(str(e))
     if args.vcd:
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
                                                         if args.keys else "a throwaway key")
         print(f"simulating {scen.name!r} on {board.title} ({who}): {scen.description}", file=sys.stderr)
     try:
-        result = vboard.run(scen, args.board, secret=secret, device_id=device_id, flash_image=flash,
+        result = vboard.run(scen, args.board, secret=secret, device_id=device_id, log_key=log_key, flash_image=flash,
                             faults=args.inject)
     except paths.RuntimeMissing as e:
         return fail(str(e))

@@ -1,7 +1,9 @@
 """`drawsense provision`: give a device its identity and register it.
 
-The host makes the device's secret (secrets.token_bytes(32)) and 8-byte id,
-writes ds_key.bin (b"DSK1" | secret | id, made by firmware/keyfile.py's pack)
+The host makes the device's secret (secrets.token_bytes(32)), its event-log
+key (secrets.token_bytes(16), its own key: docs/protocol.md "Event log") and
+8-byte id, writes ds_key.bin (b"DSK2" | secret | id | log key, made by
+firmware/keyfile.py's pack)
 and ds_ctr.bin (counter mark 0, made by firmware/counter.py's FileStore) to
 the device with mpremote, checks them by SHA-256, and adds the device to the
 key store. The code run on the device is in device/mp/ (keystate, filehash,
@@ -44,6 +46,8 @@ and the one step that can fail after the device changed is undone:
    sent nothing in between (mpremote holds it at the REPL).
 8. Remove the *.old files (a failure here is only a warning: they are
    inert, the firmware never reads them).
+9. Read the device's clock against this computer's into the store (for
+   the event log's wall-clock times; a failure is only a warning).
 
 What is left: if the host dies (power, kill -9) between 5 and 6 the device
 holds a key the store does not have; `drawsense provision --force` again
@@ -63,7 +67,7 @@ from pathlib import Path
 
 from drawsense import firmware
 from drawsense.device import mpcode, remote
-from drawsense.keystore import _NAME, KeyStore, KeyStoreError, default_path
+from drawsense.keystore import _NAME, Clock, KeyStore, KeyStoreError, default_path
 from drawsense.device.remote import RemoteError
 
 # The live files are the firmware's (keyfile.PATH, counter.PATH); the new
@@ -141,14 +145,15 @@ def _rollback_device(port: str) -> str | None:
     return None
 
 
-def _store_write(store: KeyStore, name: str, secret: bytes, device_id: bytes, replace: bool) -> None:
-    """One transaction: a new row, or (replace) a new secret with the replay
-    floor reset, as KeyStore.rekey does."""
+def _store_write(store: KeyStore, name: str, secret: bytes, device_id: bytes, log_key: bytes,
+                 replace: bool) -> None:
+    """One transaction: a new row, or (replace) a new secret and log key with
+    the replay floor reset, as KeyStore.rekey does."""
     if not replace:
-        store.add(name, secret, device_id)
+        store.add(name, secret, device_id, log_key)
         return
-    n = store.db.execute("UPDATE devices SET secret = ?, last_counter = -1 WHERE name = ?",
-                         (secret, name)).rowcount  # autocommit: one statement, one transaction
+    n = store.db.execute("UPDATE devices SET secret = ?, log_key = ?, last_counter = -1 WHERE name = ?",
+                         (secret, log_key, name)).rowcount  # autocommit: one statement, one transaction
     if n != 1:
         raise KeyStoreError(f"no device {name!r} in {store.path} any more (removed meanwhile?)")
 
@@ -192,15 +197,16 @@ def provision(port: str, name: str, keys: Path | None = None, *, force: bool = F
             existing = store.get(name)
         device_id = existing.device_id if existing is not None else secrets.token_bytes(8)
         secret = secrets.token_bytes(32)
+        log_key = secrets.token_bytes(16)
         # 5. device (staged, verified, swapped)
         log(f"writing the key to {port}")
         try:
-            _write_device(port, firmware.key_file(secret, device_id), firmware.counter_file(0))
+            _write_device(port, firmware.key_file(secret, device_id, log_key), firmware.counter_file(0))
         except RemoteError as e:
             raise ProvisionError(f"{e}; the key store was not changed") from None
         # 6. store; 7. roll the device back if it fails
         try:
-            _store_write(store, name, secret, device_id, replace=existing is not None)
+            _store_write(store, name, secret, device_id, log_key, replace=existing is not None)
         except (KeyStoreError, sqlite3.Error, OSError) as e:
             err = _rollback_device(port)
             why = str(e) if isinstance(e, KeyStoreError) else f"{path}: {e}"
@@ -213,6 +219,15 @@ def provision(port: str, name: str, keys: Path | None = None, *, force: bool = F
             remote.exec_(port, _swap_step("drop_old", KEY_FILE, CTR_FILE), timeout=30)
         except RemoteError as e:
             warnings.append(f"could not remove the old key file from the device ({e}); it is unused")
+        # 9. the device's clock against ours, for the event log's wall-clock times
+        # (drawsense log); without it the log shows device time until a log read
+        try:
+            from drawsense.device import logread
+
+            rtc, unix, err, board = logread.read_clock(port)
+            store.read_log(name, None, Clock(logread.last_seq(port), rtc, unix, err, board))
+        except (RemoteError, KeyStoreError) as e:
+            warnings.append(f"could not read the device's clock ({e}); drawsense log reads it again")
         return {"name": name, "device_id": device_id.hex(), "rekeyed": state != "none" or existing is not None,
                 "keys": str(path), "port": port, "warnings": warnings}
     except KeyStoreError as e:

@@ -118,7 +118,8 @@ def simulate(board_name: str, days: float, draws_per_day: float, drawn_s: float,
     scen.edges = _clean(scen.edges)
     # a fixed identity: the model's runs are deterministic, like every scenario
     secret = hashlib.sha256(b"drawsense power model").digest()
-    return vboard.run(scen, board_name, secret=secret, device_id=secret[:8], progress=progress, timeout=3600)
+    return vboard.run(scen, board_name, secret=secret, device_id=secret[:8], log_key=LOG_KEY, progress=progress,
+                      timeout=3600)
 
 
 def idle_label(p: Profile) -> str:
@@ -149,6 +150,42 @@ def load_charge_uc(run, p: Profile) -> dict:
     return out
 
 
+# -- flash writes: the event log (firmware/evlog.py) and the counter --------
+LOG_KEY = hashlib.sha256(b"drawsense power model log").digest()[:16]  # the model device keeps its event log
+FLASH_FIGURES = ("flash_erase_ms", "flash_prog_ms_per_kib", "flash_ma")
+FLASH_TERM = "flash writes (log, counter)"
+
+
+def flash_figures(board_name: str) -> dict:
+    """The board's flash write figures (power.toml), {name: (value, source)}."""
+    data = tomllib.loads((boards.load(board_name).dir / "power.toml").read_text())
+    out = {}
+    for k in FLASH_FIGURES:
+        item = data.get(k)
+        if not isinstance(item, dict) or "value" not in item or not str(item.get("source", "")).strip():
+            raise ProfileError(f"boards/{board_name}/power.toml: {k} must be {{ value = ..., source = \"...\" }}")
+        out[k] = (item["value"], item["source"])
+    return out
+
+
+def flash_charge_uc(stats: dict, p: Profile, figures: dict) -> dict:
+    """Charge of the run's flash writes (the virtual board counts erases and
+    programmed bytes; its code takes no virtual time, so the awake time does
+    not hold them): the chip awake plus the flash's own write current, for
+    each erase and each KiB programmed."""
+    ms = stats.get("flash_erases", 0) * figures["flash_erase_ms"][0] \
+        + stats.get("flash_prog_bytes", 0) / 1024 * figures["flash_prog_ms_per_kib"][0]
+    return {FLASH_TERM: ms / 1000 * (p["awake_ma"] + figures["flash_ma"][0]) * 1000}
+
+
+def log_ring(board_name: str, events_per_day: float) -> dict:
+    """How much the board's ring holds (board.py LOG_SEGMENTS x config.LOG_SEG_RECORDS), and for how long."""
+    from drawsense import firmware
+
+    events = boards.load(board_name)["LOG_SEGMENTS"] * firmware.module("config").LOG_SEG_RECORDS
+    return {"ring_events": events, "ring_years": round(events / events_per_day / 365.25, 2) if events_per_day else None}
+
+
 def cell_charge_uc(load: dict, seconds: float, p: Profile) -> dict:
     """What the cell supplies: through the converter, plus its own and the
     divider's standing current."""
@@ -170,6 +207,7 @@ def peak_cell_ma(p: Profile) -> float:
 def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float = 2.0, drawn_s: float = 60.0,
           progress=None) -> dict:
     p = load_profile(board_name)
+    flash = flash_figures(board_name)
     c = cell.CELLS[cell_name.upper()]
     runs = {}
     for label, n in (("with draws", draws_per_day), ("no draws", 0.0)):
@@ -180,7 +218,7 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
     secs = days * 86400
     per = {}
     for label, run in runs.items():
-        q = cell_charge_uc(load_charge_uc(run, p), secs, p)
+        q = cell_charge_uc({**load_charge_uc(run, p), **flash_charge_uc(run.stats, p, flash)}, secs, p)
         per[label] = {"run": run, "charge": q, "total": sum(q.values())}
     total = per["with draws"]["total"]
     base = per["no draws"]["total"]
@@ -192,6 +230,12 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
     pulse = peak_cell_ma(p)
     life = cell.life(c, avg_ua, pulse, p["min_cell_v"])
     stats = runs["with draws"].stats
+    # the event log: records the firmware committed ("ds .. log SEQ EVENT"), and their share
+    logged = sum(1 for e in runs["with draws"].of("report") if e["words"][:1] == ["log"])
+    flash_uc = per["with draws"]["charge"][FLASH_TERM]
+    log = {"events_per_day": round(logged / days, 2),
+           "charge_per_event_mc": round(flash_uc / logged / 1000, 4) if logged else None,
+           "share_pct": round(100 * flash_uc / total, 2), **log_ring(board_name, logged / days)}
     asleep = stats["deep_us"] + stats["light_us"]
     asleep_pct = 100 * asleep / (asleep + stats["awake_us"])
     return {
@@ -211,7 +255,8 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
         "end_reason": life.end_reason,
         "asleep_pct": round(asleep_pct, 3),
         "heartbeats_per_day": round(heartbeats / days, 2),
-        "sources": p.sources,
+        "event_log": log,
+        "sources": {**p.sources, **{k: v[1] for k, v in flash.items()}},
         "_trace": life.trace,
     }
 

@@ -43,7 +43,7 @@ SCHEMA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "console": (("text",), ()),
     "end": ((), ("awake_us", "light_us", "deep_us", "radio_us", "adverts", "wakeups", "irqs", "irqs_lost",
                  "irq_storms", "pull_uc", "faults_injected", "peak_heap", "boot_heap", "boots", "flash_ops",
-                 "power_cuts", "brownouts")),
+                 "power_cuts", "brownouts", "flash_erases", "flash_prog_bytes")),
     # the firmware
     "state": (("state", "event"), ()),    # HOLSTERED | DRAWN | FAULT, and the event it sends (or "none")
     "level": (("level",), ()),            # debounced: in | out

@@ -305,6 +305,9 @@ class Server:
         self.control = control or tmp / "control.json"
         _write_control(self.control, {})
         self.env["DRAWSENSE_VB_REALTIME"] = "1"
+        # The RTC keeps counting across the board's resets (every soft reset
+        # is a new interpreter here): from this power-on, on the host's clock.
+        self.env["DRAWSENSE_VB_RTC0_US"] = str(time.time_ns() // 1000)
         self.env["DRAWSENSE_VB_CONTROL"] = str(self.control)
         self.tmp = tmp
         self.client_fd, self.client_slave = pty.openpty()

@@ -108,6 +108,7 @@ def run(
     timeout: float = 600.0,
     secret: bytes | None = None,
     device_id: bytes = bytes(8),
+    log_key: bytes | None = None,
     flash_image: Path | None = None,
     cut_at: int = 0,
     adc_calibrated: bool = True,
@@ -125,7 +126,9 @@ def run(
 
     `secret` provisions the virtual device (its key file is in the flash at
     first power-on) and lets the adverts be decoded for display; without it
-    the device runs unprovisioned. `flash_image` keeps the device's flash
+    the device runs unprovisioned. `log_key` (16 bytes) gives it an event
+    log (firmware/evlog.py); without one it keeps none, as a device
+    provisioned before the log. `flash_image` keeps the device's flash
     (and so its counter) from run to run. `cut_at` cuts the power during the
     Nth flash program/erase operation. `adc_calibrated=False` runs an esp32
     without eFuse ADC calibration (read_uv raises). `faults`, [(kind, at_ms)],
@@ -166,7 +169,7 @@ def run(
         if secret is not None:
             # what provisioning writes, in the firmware's own formats: the
             # key, and the counter's mark
-            seeded = {firmware.KEY_FILE: firmware.key_file(secret, device_id),
+            seeded = {firmware.KEY_FILE: firmware.key_file(secret, device_id, log_key),
                       firmware.CTR_FILE: firmware.counter_file(counter_start & 0xFFFFFFFF), **seeded}
         if seeded:
             seed = Path(tmp) / "seed"
@@ -276,3 +279,34 @@ def _firmware_event(t_ms: float, words: list[str]) -> dict:
     if kind == "fault":
         return {"t_ms": t_ms, "type": "fault", "error": " ".join(args).replace("_", " ")}
     return {"t_ms": t_ms, "type": "report", "words": words}
+
+
+_READ_FLASH = """
+import os, binascii
+class B:
+    def __init__(s, f): s.f = open(f, 'rb')
+    def readblocks(s, n, buf, off=0):
+        s.f.seek(n * %d + off); s.f.readinto(buf)
+    def writeblocks(s, n, buf, off=None): raise OSError(30)
+    def ioctl(s, op, arg):
+        return {4: %d, 5: %d}.get(op, 0)
+os.mount(os.VfsLfs2(B(%r)), '/flash', readonly=True)
+for n in sorted(os.listdir('/flash')):
+    with open('/flash/' + n, 'rb') as f:
+        print(n, binascii.hexlify(f.read()).decode())
+"""
+
+
+def flash_files(image: Path) -> dict[str, bytes]:
+    """The files in a virtual board's flash image (run(flash_image=...)), read
+    by MicroPython's own littlefs (read-only), as the device would find them."""
+    block, blocks = 4096, Path(image).stat().st_size // 4096  # sim/mp/_vb.py FLASH_BLOCK
+    code = _READ_FLASH % (block, blocks, block, str(Path(image).resolve()))
+    p = subprocess.run([paths.micropython(), "-c", code], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"cannot read the flash image {image}: {(p.stderr or p.stdout).strip()[-300:]}")
+    out = {}
+    for line in p.stdout.splitlines():
+        name, _, hexdata = line.partition(" ")
+        out[name] = bytes.fromhex(hexdata)
+    return out
