@@ -107,10 +107,10 @@ STUBS = ""
 
 # Event log ring (firmware/evlog.py): LOG_SEGMENTS 4 KiB segments of 127
 # events. The zephyr port mounts littlefs on the devicetree's `storage`
-# partition (ports/zephyr/README.md, FlashArea), which Zephyr's nRF52840 DK
-# devicetree makes 32 KiB (storage_partition at 0xf8000, size 0x8000; read
-# from Zephyr's board files, not in this repo's mirror: to check against the
-# product's own devicetree). Half of it for the log: 4 segments, 508 events,
-# ~25 days at 10 draws a day. A product build should give storage more of
-# the 1 MiB flash.
-LOG_SEGMENTS = 4
+# partition (ports/zephyr/README.md, FlashArea). Zephyr's default nRF52840
+# layout makes it 32 KiB (dts/vendor/nordic/nrf52840_partition.dtsi at zephyr
+# 7c341bcf); this board's app.overlay drops MCUboot and the second image slot
+# and gives storage 256 KiB (code keeps 768 KiB). The log takes 224 KiB of
+# it, leaving 32 KiB for littlefs's own blocks and the key and counter files:
+# 56 segments, 7,112 events, about a year at 10 draws a day (drawsense power).
+LOG_SEGMENTS = 56
