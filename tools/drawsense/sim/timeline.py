@@ -193,6 +193,13 @@ def _report(e: Event) -> str:
         return f"device  id {w[1]} (provisioned)"
     if w[0] == "unprovisioned":
         return "device  UNPROVISIONED: no key file, nothing will be sent (drawsense provision)"
+    if w[0] == "log":  # firmware/evlog.py: a record committed to flash, or a new chain
+        if w[1:] == ["new-chain"]:
+            return "log     a new chain in the event log (the log key changed)"
+        from drawsense import eventlog
+
+        event = int(w[2])
+        return f"log     record {w[1]} committed to the event log: {eventlog.EVENTS.get(event, f'event-{event}')}"
     return "report  " + " ".join(w)
 
 
