@@ -35,6 +35,14 @@ class KeyStoreError(Exception):
     """A one-line, user-facing problem with the key store or its input."""
 
 
+def check_name(name: str) -> None:
+    """Refuse a device name the store would not take (KeyStoreError), so a
+    command can check it before it creates anything."""
+    if not _NAME.match(name):
+        raise KeyStoreError(f"device name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+                            f"starting with a letter or digit")
+
+
 @dataclass
 class Device:
     name: str
@@ -283,9 +291,7 @@ class KeyStore:
 
     # ------------------------------------------------------------------
     def add(self, name: str, secret: bytes | None = None, device_id: bytes | None = None) -> Device:
-        if not _NAME.match(name):
-            raise KeyStoreError(f"device name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
-                                f"starting with a letter or digit")
+        check_name(name)
         if secret is not None and len(secret) != 32:
             raise KeyStoreError("a device secret is 32 bytes")
         dev = Device(name, device_id or secrets.token_bytes(8), secret or secrets.token_bytes(32))
