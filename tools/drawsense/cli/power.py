@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from drawsense import boards, outfile
 from drawsense.cli.argtypes import number
@@ -62,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.draws_per_day * args.drawn_s > 86400:
         return fail(f"--draws-per-day {args.draws_per_day:g} x --drawn-s {args.drawn_s:g} is more than a day "
                     f"out of the holster")
-    drawn_h = args.days * args.draws_per_day * args.drawn_s / 3600
+    try:
+        draws = power.draws_to_simulate(args.days, args.draws_per_day, args.drawn_s)
+    except ValueError as e:
+        return fail(str(e))
+    drawn_h = draws * args.drawn_s / 3600
     if drawn_h > MAX_DRAWN_H:
         # awake time is what the simulator spends its wall time on (~2-3 s a drawn hour)
         return fail(f"this run would simulate {drawn_h:.1f} h with the gun out (--days x --draws-per-day x "
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if outfile.problem(args.plot):
             return fail(f"--plot {args.plot}: cannot write it: {outfile.problem(args.plot)}")
         try:
-            import matplotlib  # noqa: F401
+            importlib.import_module("matplotlib")
         except ImportError:
             return fail("--plot needs matplotlib: pip install 'drawsense[plot]'")
     try:
@@ -101,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _print(res: dict, horizon: float | None, plot: str | None) -> None:
     print(f"{res['board']} on a {res['cell']}, {res['draws_per_day']:g} draws a day (each {res['drawn_s']:g} s "
-          f"out), heartbeat {res['heartbeats_per_day']:g}/day; {res['days_simulated']:g} simulated days")
+          f"out), heartbeat {res['heartbeats_per_day']:g}/day")
+    drawn = (f"{res['days_simulated']:g} day(s) with {res['draws_simulated']} draw(s), "
+             if res["draws_simulated"] else "")
+    print(f"  simulated            {drawn}{res['days_simulated_without_draws']:g} day(s) without draws "
+          f"(priced at the rates above)")
     print(f"  average current      {res['avg_current_ua']:10.2f} uA   (asleep {res['asleep_pct']:.3f} % "
           f"of the time)")
     print(f"  charge per day       {res['charge_per_day_mc']:10.3f} mC  ({res['charge_per_day_mc'] / 3600:.4f} mAh)")
