@@ -113,7 +113,7 @@ def test_every_verb_in_the_table_is_a_command_with_its_own_help(capsys):
     (["power", "--drawn-s", "-10"], "argument --drawn-s"),
     (["power", "--draws-per-day", "1000", "--drawn-s", "3600"], "more than a day out of the holster"),
     (["power", "--plot", "/nonexistent/life.png"], "cannot write it: no such folder /nonexistent"),
-    (["power", "--days", "1", "--draws-per-day", "24", "--drawn-s", "3600"], "at most 8 h"),
+    (["power", "--days", "1", "--draws-per-day", "20", "--drawn-s", "3600"], "at most 8 h"),
     (["fleet", "--now", "inf"], "argument --now"),
     (["listen", "--window", "99999999999"], "argument --window: must be a whole number from 1"),
     (["listen", "--duration", "-1"], "argument --duration: must be a number more than 0"),

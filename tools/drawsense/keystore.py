@@ -446,6 +446,9 @@ class KeyStore:
         except sqlite3.Error as e:
             out.unlink(missing_ok=True)
             raise KeyStoreError(f"{out}: the copy failed ({e}); nothing was written") from None
+        except BaseException:  # Ctrl-C, SIGTERM: no half copy is left to be mistaken for the store
+            out.unlink(missing_ok=True)
+            raise
         return out
 
     def close(self) -> None:

@@ -30,6 +30,9 @@ examples:
   drawsense power --board esp32c3 --cell CR2477 --plot life.png
   drawsense board serve --root ./vb          then: mpremote connect <printed pty> ...
   drawsense boards
+
+exit status: 0 done; 2 refused, nothing changed; 1 failed part-way or a check failed;
+130 / 143 stopped by Ctrl-C / SIGTERM (one line on stderr)
 """
 
 
