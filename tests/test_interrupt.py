@@ -88,8 +88,8 @@ def test_sim_on_a_long_capture_leaves_no_device_and_no_half_vcd(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     vcd = tmp_path / "out.vcd"
-    c = Command("sim", str(capture), "--vcd", str(vcd), env=dict(os.environ, TMPDIR=str(tmp)))
-    c.wait_for("(holstered level 0)\n")  # its first line, whole
+    c = Command("sim", str(capture), "--time-unit", "s", "--vcd", str(vcd), env=dict(os.environ, TMPDIR=str(tmp)))
+    c.wait_for("simulating 'long'")
     rc, out, err = c.stop(signal.SIGINT)
     assert_stopped(rc, err, signal.SIGINT, "drawsense sim")
     assert list(tmp.iterdir()) == [], "a temporary folder (with the device's key) was left behind"
