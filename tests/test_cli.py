@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,10 +112,12 @@ def test_every_verb_in_the_table_is_a_command_with_its_own_help(capsys):
     (["power", "--days", "nan"], "argument --days"),
     (["power", "--drawn-s", "-10"], "argument --drawn-s"),
     (["power", "--draws-per-day", "1000", "--drawn-s", "3600"], "more than a day out of the holster"),
-    (["power", "--plot", "/nonexistent/life.png"], "give a file in an existing folder"),
-    (["power", "--days", "1", "--draws-per-day", "24", "--drawn-s", "3600"], "at most 8 h"),
+    (["power", "--plot", "/nonexistent/life.png"], "cannot write it: no such folder /nonexistent"),
+    (["power", "--days", "1", "--draws-per-day", "20", "--drawn-s", "3600"], "at most 8 h"),
     (["fleet", "--now", "inf"], "argument --now"),
     (["listen", "--window", "99999999999"], "argument --window: must be a whole number from 1"),
+    (["listen", "--duration", "-1"], "argument --duration: must be a number more than 0"),
+    (["listen", "--duration", "nan"], "argument --duration: must be a number more than 0"),
     (["board", "serve", "--heapsize", "banana"], "argument --heapsize"),
     (["board", "serve", "--days", "nan"], "argument --days"),
 ])
@@ -193,3 +196,61 @@ def test_a_firmware_run_that_fails_is_one_line_and_exit_1():
         assert r.returncode == 1 and r.stdout == "", r.stderr
         assert r.stderr.strip().splitlines()[-1] == \
             "drawsense: firmware failed on the virtual board: micropython exited with status 1"
+
+
+SEGMENT = '[[segment]]\nstate = "holstered"\nduration_ms = 1000\n'
+
+
+@pytest.mark.parametrize("text, line, says", [
+    ("bounce_ms = 1e308\n" + SEGMENT, 1, "bounce_ms must be a number of milliseconds from 0 to 2678400000"),
+    (SEGMENT + "bounce_ms = 1e308\n", 4, "segment 1: bounce_ms must be a number of milliseconds from 0"),
+    (SEGMENT + "vibration = { every_ms = 1e308, open_ms = [1, 12] }\n", 4,
+     "segment 1: vibration: every_ms must be a number of milliseconds"),
+])
+def test_a_scenario_number_too_large_to_simulate_names_file_and_key(tmp_path, text, line, says):
+    f = tmp_path / "big.toml"
+    f.write_text(text)
+    r = drawsense("sim", str(f))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().startswith(f"drawsense: {f}:{line}: {says}"), r.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["keys", "add", "a b"], "device name 'a b': use 1-64 letters"),
+    (["sim", "--name", ""], "--name: device name '': use 1-64 letters"),
+    (["sim", "--unprovisioned"], "--unprovisioned runs the device without a key; --keys provisions it"),
+    (["sim", "--vcd", "no/such/folder/run.vcd"], "cannot write no/such/folder/run.vcd: no such folder"),
+])
+def test_a_refused_command_creates_nothing(tmp_path, args, says):
+    # each names a key store: a refusal must not have created it, nor the
+    # simulated device's flash beside it
+    r = drawsense(*args, "--keys", "k.db", cwd=tmp_path)
+    err = r.stderr.strip()
+    assert r.returncode == 2 and err.startswith(f"drawsense: {says}") and "\n" not in err, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_board_serve_of_an_unknown_board_leaves_no_folder(tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "drawsense", "board", "serve", "--board", "nosuch"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith("drawsense board serve: unknown board 'nosuch'"), r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_without_matplotlib_is_refused_before_simulating(tmp_path):
+    (tmp_path / "matplotlib").mkdir()  # an environment without it: the import fails
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]]),
+               DRAWSENSE_MICROPYTHON="/bin/false")  # a simulation would fail: it must not start
+    r = subprocess.run([sys.executable, "-m", "drawsense", "power", "--plot", str(tmp_path / "life.png")], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (2, "drawsense: --plot needs matplotlib: pip install 'drawsense[plot]'\n")
+    assert not (tmp_path / "life.png").exists()
+
+
+def test_the_readme_says_how_to_get_matplotlib_where_it_shows_plot():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for m in re.finditer(r"^    drawsense .*--plot.*$", readme, re.M):
+        before = readme[:m.start()].splitlines()[-3:]
+        assert any('pip install ".[plot]"' in line for line in before), m.group(0)

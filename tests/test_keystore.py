@@ -89,6 +89,24 @@ def test_export_never_overwrites(tmp_path):
     assert (tmp_path / "there.db").read_text() == "mine"
 
 
+def test_an_interrupted_export_leaves_no_half_copy(tmp_path):
+    keys = KeyStore(tmp_path / "k.db")
+    keys.add("alice")
+    real = keys.db
+
+    class Interrupted:  # the store's connection, Ctrl-C arriving in the middle of the copy
+        def backup(self, copy):
+            real.backup(copy, pages=1)
+            raise KeyboardInterrupt
+
+    keys.db = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        keys.export(tmp_path / "copy.db")
+    keys.db = real
+    keys.close()
+    assert not (tmp_path / "copy.db").exists()
+
+
 def test_the_served_boards_trace_shows_no_file_contents():
     # a provisioned key crosses the served board's line: the trace says how
     # much went by and which REPL control bytes, never what

@@ -175,3 +175,73 @@ def test_power_cli_json_and_plot(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "drawsense", "power", "--cell", "AA"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "CR2032" in bad.stderr
+
+
+def power_json(*args: str) -> dict:
+    r = subprocess.run([sys.executable, "-m", "drawsense", "power", "--json", *args], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def rates():
+    """drawsense power (esp32c3, CR2032, 2 simulated days) at a few draw rates."""
+    return {rate: power_json("--draws-per-day", str(rate)) for rate in (0, 0.2, 0.3, 0.7)}
+
+
+def test_power_prices_the_draw_rate_it_prints(rates):
+    # 0.3 and 0.7 a day once both simulated round(2 x rate) = 1 draw and gave the same life
+    assert rates[0.3]["life_years"] != rates[0.7]["life_years"]
+    assert rates[0]["life_years"] > rates[0.2]["life_years"] > rates[0.3]["life_years"] > rates[0.7]["life_years"]
+    base = rates[0]["charge_per_day_mc"]
+    for rate in (0.2, 0.3, 0.7):
+        r = rates[rate]
+        assert r["draws_per_day"] == rate
+        # an average day: the day without draws plus `rate` draws at the charge of one
+        assert r["charge_per_day_mc"] == pytest.approx(base + rate * r["charge_per_draw_mc"], abs=0.01)
+        assert r["heartbeats_per_day"] == rates[0]["heartbeats_per_day"]
+
+
+def test_a_short_run_still_prices_the_heartbeat():
+    # --days 0.03 (43 min) once held no heartbeat: "heartbeat 0/day" and a life 4x the real one
+    short, default = power_json("--days", "0.03"), power_json()
+    assert short["heartbeats_per_day"] == default["heartbeats_per_day"] >= 3
+    assert short["life_years"] == pytest.approx(default["life_years"], rel=0.1)
+
+
+def test_draws_that_do_not_fit_the_simulated_days_are_refused():
+    r = subprocess.run([sys.executable, "-m", "drawsense", "power", "--days", "0.03", "--draws-per-day", "0.01",
+                        "--drawn-s", "3600"], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (2, "drawsense: 0.03 simulated day(s) cannot hold 1 draw(s) of 3600 s: give "
+                                           "more --days or a shorter --drawn-s\n")
+
+
+def _result(trace, end_reason="brownout"):
+    return {"_trace": trace, "min_cell_v": 2.0, "peak_cell_ma": 40.0, "board": "b", "cell": "CR2032",
+            "draws_per_day": 10, "life_years": round(trace[-1][0], 2), "end_reason": end_reason}
+
+
+def _marker_x(fig) -> float:
+    [ax] = fig.axes
+    [x] = {line.get_xdata()[0] for line in ax.lines if line.get_label().startswith("end of life")}
+    return x
+
+
+def test_life_plot_marks_the_crossing_in_days_for_a_short_life():
+    import matplotlib.pyplot as plt  # the [plot] extra, which [test] includes
+
+    # a 4-day life: the loaded curve crosses 2.0 V a quarter of the way from day 3 to day 4
+    d = 1 / 365.25
+    fig = power.figure(_result([(0, 3.0, 2.4), (3 * d, 2.9, 2.2), (4 * d, 2.8, 1.4)]))
+    try:
+        assert fig.axes[0].get_xlabel() == "days"
+        assert _marker_x(fig) == pytest.approx(3.25)
+    finally:
+        plt.close(fig)
+    fig = power.figure(_result([(0, 3.0, 2.4), (2.0, 2.9, 2.2), (3.0, 2.8, 1.8)]))
+    try:
+        assert fig.axes[0].get_xlabel() == "years"
+        assert _marker_x(fig) == pytest.approx(2.5)
+    finally:
+        plt.close(fig)

@@ -367,6 +367,42 @@ def test_a_huge_stream_is_read_with_bounded_buffering():
     assert max(ahead) < 20 * 1000
 
 
+def _with_pad(pad_bytes: int) -> bytes:
+    """The test air with a line of `pad_bytes` (a JSON object of no type the
+    receiver knows) after the first advert."""
+    pad = json.dumps({"t_ms": 1040, "type": "pad", "x": "x" * pad_bytes}) + "\n"
+    lines = jsonl(LINES).splitlines(keepends=True)
+    after = next(i for i, line in enumerate(lines) if '"adv"' in line) + 1
+    return "".join(lines[:after] + [pad] + lines[after:]).encode()
+
+
+@pytest.mark.parametrize("source", ["file", "pipe", "text"])
+def test_a_line_longer_than_a_chunk_arrives_whole(tmp_path, source):
+    data = _with_pad(5 << 16)  # five of the reader's 64 KiB chunks
+    if source == "file":
+        (tmp_path / "air.jsonl").write_bytes(data)
+        src = str(tmp_path / "air.jsonl")
+    elif source == "pipe":
+        src = io.BufferedReader(io.BytesIO(data), buffer_size=1 << 12)
+    else:
+        src = io.StringIO(data.decode())
+    rec, _ = asyncio.run(play(src))
+    assert rec.summary() == expected(LINES)
+
+
+@pytest.mark.parametrize("source", ["file", "text"])
+def test_a_line_past_the_cap_is_one_error_not_a_long_wait(tmp_path, source):
+    # one 64 MB line once took 33 s (the line's pieces were joined chunk by
+    # chunk, quadratic) and was then parsed whole
+    data = _with_pad(4 << 20)
+    (tmp_path / "air.jsonl").write_bytes(data)
+    src = str(tmp_path / "air.jsonl") if source == "file" else io.StringIO(data.decode())
+    got = []
+    with pytest.raises(AirError, match=r":4: a line longer than 1 MiB \(an advert line is ~300 bytes\)"):
+        asyncio.run(scan(lambda d, a: got.append(d), air=src))
+    assert len(got) == 1  # the advert before it was delivered
+
+
 # --------------------------------------------------------------- parse_ad ----
 
 def test_parse_ad_drawsense_advert():

@@ -179,6 +179,17 @@ def test_on_draw_runs_once_per_draw_with_the_event_in_its_environment(tmp_path):
     assert out.read_text().splitlines() == ["draw sim-virtual 30"]
 
 
+def test_a_failing_on_draw_command_is_reported_and_listening_goes_on(tmp_path):
+    keys = tmp_path / "k.db"
+    r = pipeline(keys, "low-battery", "--on-draw", "'echo starting; exit 3'")  # four draws
+    assert r.returncode == 0, r.stderr
+    failed = [line for line in r.stderr.splitlines() if line.startswith("drawsense: --on-draw failed")]
+    assert len(failed) == 4 and failed[0] == "drawsense: --on-draw failed (exit status 3) for sim-virtual's draw " \
+                                             "(counter 0)", r.stderr
+    assert r.stderr.splitlines().count("starting") == 4  # what the command says is not mixed into the JSON events
+    assert [e["event"] for e in events_of(r.stdout)].count("draw") == 4  # listening went on past each
+
+
 def test_a_camera_that_missed_the_draw_starts_on_the_reminder(tmp_path):
     keys = tmp_path / "k.db"
     out = tmp_path / "actions"

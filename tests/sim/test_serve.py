@@ -432,8 +432,9 @@ def test_cli_process_stops_on_sigterm(tmp_path):
                             "import board, esp32; print(board.NAME)"], capture_output=True, text=True, timeout=10)
         assert p.stdout.strip() == "esp32c3", p
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(5) == 0
+        assert proc.wait(5) == 128 + signal.SIGTERM  # stopped in order, and the shell can tell it was stopped
         log = proc.stderr.read()
+        assert log.splitlines()[-1] == "drawsense board serve: stopped by SIGTERM" and "Traceback" not in log
         pids = [int(line.rsplit(" ", 1)[1]) for line in log.splitlines() if line.startswith("board: boot")]
         assert pids
         for pid in pids:  # every interpreter it started is gone (and reaped)

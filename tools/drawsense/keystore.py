@@ -43,6 +43,14 @@ class KeyStoreError(Exception):
     """A one-line, user-facing problem with the key store or its input."""
 
 
+def check_name(name: str) -> None:
+    """Refuse a device name the store would not take (KeyStoreError), so a
+    command can check it before it creates anything."""
+    if not _NAME.match(name):
+        raise KeyStoreError(f"device name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+                            f"starting with a letter or digit")
+
+
 @dataclass
 class Device:
     name: str
@@ -322,9 +330,7 @@ class KeyStore:
     # ------------------------------------------------------------------
     def add(self, name: str, secret: bytes | None = None, device_id: bytes | None = None,
             log_key: bytes | None = None) -> Device:
-        if not _NAME.match(name):
-            raise KeyStoreError(f"device name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
-                                f"starting with a letter or digit")
+        check_name(name)
         if secret is not None and len(secret) != 32:
             raise KeyStoreError("a device secret is 32 bytes")
         if log_key is not None and len(log_key) != 16:
@@ -508,6 +514,9 @@ class KeyStore:
         except sqlite3.Error as e:
             out.unlink(missing_ok=True)
             raise KeyStoreError(f"{out}: the copy failed ({e}); nothing was written") from None
+        except BaseException:  # Ctrl-C, SIGTERM: no half copy is left to be mistaken for the store
+            out.unlink(missing_ok=True)
+            raise
         return out
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ import sys
 
 from drawsense import __version__
 from drawsense.cli import bench, board, boards, deploy, fleet, keys, listen, log, power, provision, sim
+from drawsense.console import Interrupted, interrupted
 
 _EPILOG = """\
 examples:
@@ -29,6 +30,9 @@ examples:
   drawsense power --board esp32c3 --cell CR2477 --plot life.png
   drawsense board serve --root ./vb          then: mpremote connect <printed pty> ...
   drawsense boards
+
+exit status: 0 done; 2 refused, nothing changed; 1 failed part-way or a check failed;
+130 / 143 stopped by Ctrl-C / SIGTERM (one line on stderr)
 """
 
 
@@ -68,24 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminated(signum, frame) -> None:
-    raise SystemExit(128 + signum)
+    raise Interrupted(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    # SIGTERM (timeout, a supervisor) unwinds like Ctrl-C, so temporary
-    # folders (a simulated device's flash and key) are removed on the way out
+    # SIGTERM (a timeout, a supervisor) unwinds like Ctrl-C: temporary folders
+    # (a simulated device's flash and key) and half-written files are removed
+    # on the way out, and either ends here as one line and 130 / 143. (SIGINT
+    # keeps Python's handler, KeyboardInterrupt, or the SIG_IGN a shell gives
+    # a background job.)
     signal.signal(signal.SIGTERM, _terminated)
+    prog = "drawsense"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        prog = " ".join(filter(None, ("drawsense", args.cmd, getattr(args, f"{args.cmd}_cmd", None))))
         return args.func(args)
+    except KeyboardInterrupt as e:
+        return interrupted(e, prog=prog)
     except BrokenPipeError:
         # The reader went away (drawsense sim --json | head -1): nothing to
         # report. Point stdout at /dev/null so the interpreter's own flush at
         # exit does not fail again (the Python docs' recipe for SIGPIPE).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-

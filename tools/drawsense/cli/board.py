@@ -90,12 +90,16 @@ def serve(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             note(f"mpremote connect {path}   (Ctrl-C here stops the board)")
 
-    if args.root is None:
-        args.root = Path(tempfile.mkdtemp(prefix="drawsense-board-"))
-        note(f"drawsense board serve: the board's filesystem is {args.root}")
+    made = args.root is None
     try:
+        boards.load(args.board)  # before a folder is made for it
+        if made:
+            args.root = Path(tempfile.mkdtemp(prefix="drawsense-board-"))
+            note(f"drawsense board serve: the board's filesystem is {args.root}")
         served.serve(args.root, args.board, ready=ready, heapsize=args.heapsize, days=args.days,
                      events=args.events, control=args.control, log=note if args.verbose else None)
     except (served.ServeError, boards.BoardError, paths.RuntimeMissing, served.PokeError) as e:
+        if made and args.root is not None and not any(args.root.iterdir()):
+            args.root.rmdir()  # the board never ran: no folder of ours is left behind
         return fail(str(e), prog="drawsense board serve")
     return 0

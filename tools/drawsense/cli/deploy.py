@@ -19,7 +19,8 @@ EPILOG = ("examples:\n"
           "  drawsense deploy --port /dev/ttyACM0 --board esp32c3\n"
           "  drawsense deploy --port /dev/pts/5 --board virtual --source   (after: drawsense board serve)\n"
           "\nexit status: 0 deployed; 2 refused, nothing on the device changed (no port, not MicroPython,\n"
-          "another board, incompatible .mpy, build error); 1 failed after copying began (run it again).")
+          "another board, incompatible .mpy, build error); 1 failed after copying began (run it again);\n"
+          "130 / 143 stopped by Ctrl-C / SIGTERM (if copying had begun, run it again).")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import json
 
 from drawsense.cli.common import keys_option, open_store
 from drawsense.console import fail
-from drawsense.keystore import KeyStoreError
+from drawsense.keystore import KeyStoreError, check_name
 
 HELP = "manage the key store (devices and their secrets)"
 DESCRIPTION = "The receiver's key store: an SQLite file, mode 0600. Secrets are never printed."
@@ -36,6 +36,8 @@ def add_arguments(k: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.keys_cmd == "add":
+            check_name(args.name)  # before the store is created
         store = open_store(args.keys, create=args.keys_cmd == "add")
         if args.keys_cmd == "add":
             dev = store.add(args.name)

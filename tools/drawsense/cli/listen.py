@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from drawsense.cli.argtypes import whole
+from drawsense.cli.argtypes import number, whole
 from drawsense.cli.common import keys_option, open_store
 from drawsense.keystore import KeyStore
 
@@ -27,7 +27,8 @@ def add_arguments(ls: argparse.ArgumentParser) -> None:
     ls.add_argument("--json", action="store_true", help="one JSON object per event")
     ls.add_argument("--on-draw", metavar="CMD", help="shell command to run once per draw")
     ls.add_argument("--adapter", metavar="NAME", help="Bluetooth adapter for a real radio (e.g. hci0)")
-    ls.add_argument("--duration", metavar="S", type=float, help="stop after S seconds (real radio)")
+    ls.add_argument("--duration", metavar="S", type=number(0, 1e9, above=True),
+                    help="stop after S seconds (real radio)")
     ls.add_argument("--window", metavar="N", type=whole(1, 100_000),
                     help="bursts past the last accepted one in which a device is always recognised (default: "
                          "as many as a ~10**6-entry index allows, from 4096 for a few keys to 64 for 10,000+)")

@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-from drawsense import boards
+from drawsense import boards, outfile
 from drawsense.cli.argtypes import number
 from drawsense.cli.common import simulation_failed
-from drawsense.console import fail
+from drawsense.console import end_progress, fail, progress
 from drawsense.model import cell, power
 from drawsense.sim import vboard
 
@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--years", type=number(0, 100, above=True), metavar="Y",
                    help="a goal: say whether the life reaches Y years")
     p.add_argument("--json", action="store_true", help="one JSON object")
-    p.add_argument("--plot", metavar="FILE.png", help="plot the cell's resting and loaded voltage over its life")
+    p.add_argument("--plot", metavar="FILE.png", help="plot the cell's resting and loaded voltage over its life "
+                                                     "(needs matplotlib: pip install 'drawsense[plot]')")
     p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
 
 
@@ -51,26 +52,33 @@ def _bar(label: str, t: float, total: float) -> None:
     if key == _last_bar[0] and t < total:
         return
     _last_bar[0] = key
-    print(f"\rsimulating ({label}): [{'#' * done}{'.' * (width - done)}] {t / 86_400_000:5.2f} of "
-          f"{total / 86_400_000:g} days", end="", file=sys.stderr, flush=True)
+    progress(f"simulating ({label}): [{'#' * done}{'.' * (width - done)}] {t / 86_400_000:5.2f} of "
+             f"{total / 86_400_000:g} days")
     if t >= total:
-        print(file=sys.stderr)
+        end_progress()
 
 
 def run(args: argparse.Namespace) -> int:
     if args.draws_per_day * args.drawn_s > 86400:
         return fail(f"--draws-per-day {args.draws_per_day:g} x --drawn-s {args.drawn_s:g} is more than a day "
                     f"out of the holster")
-    drawn_h = args.days * args.draws_per_day * args.drawn_s / 3600
+    try:
+        draws = power.draws_to_simulate(args.days, args.draws_per_day, args.drawn_s)
+    except ValueError as e:
+        return fail(str(e))
+    drawn_h = draws * args.drawn_s / 3600
     if drawn_h > MAX_DRAWN_H:
         # awake time is what the simulator spends its wall time on (~2-3 s a drawn hour)
         return fail(f"this run would simulate {drawn_h:.1f} h with the gun out (--days x --draws-per-day x "
                     f"--drawn-s); at most {MAX_DRAWN_H:g} h: the model scales a few days to the cell's life, so "
                     f"give fewer --days")
-    if args.plot:
-        where = Path(args.plot).parent
-        if not where.is_dir() or Path(args.plot).is_dir():
-            return fail(f"--plot {args.plot}: give a file in an existing folder, e.g. life.png")
+    if args.plot:  # before simulating
+        if outfile.problem(args.plot):
+            return fail(f"--plot {args.plot}: cannot write it: {outfile.problem(args.plot)}")
+        try:
+            importlib.import_module("matplotlib")
+        except ImportError:
+            return fail("--plot needs matplotlib: pip install 'drawsense[plot]'")
     try:
         res = power.model(args.board, args.cell, args.draws_per_day, days=args.days, drawn_s=args.drawn_s,
                           progress=None if args.json or not sys.stderr.isatty() and not args.progress else _bar)
@@ -80,9 +88,8 @@ def run(args: argparse.Namespace) -> int:
         return simulation_failed(e, "fewer --days?")
     if args.plot:
         try:
-            power.plot(res, args.plot)
-        except ImportError:
-            return fail("--plot needs matplotlib: pip install 'drawsense[plot]'")
+            with outfile.atomic(args.plot) as part:
+                power.plot(res, part)
         except (OSError, ValueError) as e:  # not writable; a suffix matplotlib has no writer for
             return fail(f"--plot {args.plot}: cannot write it ({e})")
     horizon = args.years
@@ -98,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _print(res: dict, horizon: float | None, plot: str | None) -> None:
     print(f"{res['board']} on a {res['cell']}, {res['draws_per_day']:g} draws a day (each {res['drawn_s']:g} s "
-          f"out), heartbeat {res['heartbeats_per_day']:g}/day; {res['days_simulated']:g} simulated days")
+          f"out), heartbeat {res['heartbeats_per_day']:g}/day")
+    drawn = (f"{res['days_simulated']:g} day(s) with {res['draws_simulated']} draw(s), "
+             if res["draws_simulated"] else "")
+    print(f"  simulated            {drawn}{res['days_simulated_without_draws']:g} day(s) without draws "
+          f"(priced at the rates above)")
     print(f"  average current      {res['avg_current_ua']:10.2f} uA   (asleep {res['asleep_pct']:.3f} % "
           f"of the time)")
     print(f"  charge per day       {res['charge_per_day_mc']:10.3f} mC  ({res['charge_per_day_mc'] / 3600:.4f} mAh)")

@@ -14,11 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from drawsense import boards, paths
+from drawsense import boards, outfile, paths
 from drawsense.cli.argtypes import fault
 from drawsense.cli.common import simulation_failed
 from drawsense.console import fail, note
-from drawsense.keystore import KeyStore, KeyStoreError, sim_flash
+from drawsense.keystore import KeyStore, KeyStoreError, check_name, sim_flash
 from drawsense.sim import capture, scenario, timeline, vboard
 
 HELP = "run the firmware on the virtual board through a scenario"
@@ -85,7 +85,11 @@ def _identity(args: argparse.Namespace) -> tuple[bytes | None, bytes, bytes | No
     # Provision the virtual device into the key store (created if need be);
     # its flash is kept beside the store so its counter carries on from run
     # to run, as a real device's would.
-    name = f"sim-{args.board}" if args.name is None else args.name  # "" is refused by the store
+    name = f"sim-{args.board}" if args.name is None else args.name
+    try:
+        check_name(name)  # before anything is created
+    except KeyStoreError as e:
+        raise _Refused(f"--name: {e}") from None
     flash = sim_flash(args.keys, name)
     # which key the flash was provisioned with (a digest, never the key):
     # the store's row may have been removed, re-added or re-keyed since
@@ -138,6 +142,17 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _refusal(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options together, before anything is created."""
+    if args.unprovisioned and args.keys:
+        return "--unprovisioned runs the device without a key; --keys provisions it: give one of them"
+    if args.name is not None and not args.keys:
+        return "--name names the device in a key store: give --keys FILE too"
+    if args.vcd and outfile.problem(args.vcd):  # checked before simulating; written only at the end
+        return f"cannot write {args.vcd}: {outfile.problem(args.vcd)}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         board = boards.load(args.board)
@@ -147,18 +162,16 @@ def run(args: argparse.Namespace) -> int:
             raise _Refused(f"--{next(iter(given)).replace('_', '-')} is for a capture file (.csv, .sr); "
                            f"{args.scenario!r} is not one")
         scen = scenario.load(args.scenario, holstered_level=board["HOLSTERED_LEVEL"], **given)
+        why = _refusal(args)
+        if why:
+            return fail(why)
         secret, device_id, log_key, flash = _identity(args)
     except (boards.BoardError, scenario.ScenarioError, _Refused) as e:
         return fail(str(e))
-    if args.vcd:
-        try:
-            open(args.vcd, "a").close()
-        except OSError as e:
-            return fail(f"cannot write {args.vcd}: {e.strerror}")
     if not args.json:
         who = "unprovisioned" if secret is None else ("device " + (args.name or f"sim-{args.board}")
                                                         if args.keys else "a throwaway key")
-        print(f"simulating {scen.name!r} on {board.title} ({who}): {scen.description}", file=sys.stderr)
+        note(f"simulating {scen.name!r} on {board.title} ({who}): {scen.description}")
     try:
         result = vboard.run(scen, args.board, secret=secret, device_id=device_id, log_key=log_key, flash_image=flash,
                             faults=args.inject)
@@ -168,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         return simulation_failed(e, "a shorter scenario?")
     if args.vcd:
         try:
-            with open(args.vcd, "w") as f:
+            with outfile.atomic(args.vcd) as part, open(part, "w") as f:
                 timeline.write_vcd(result, f)
         except OSError as e:
             return fail(f"cannot write {args.vcd}: {e.strerror}")

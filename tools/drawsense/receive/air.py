@@ -38,7 +38,7 @@ from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
 from drawsense import protocol
 from drawsense.receive.adparse import parse_ad
-from drawsense.receive.lines import AirError, open_source
+from drawsense.receive.lines import MAX_LINE, OVERLONG, AirError, open_source
 
 __all__ = ["AirError", "SimulatedAirScanner", "parse_ad", "scan", "DEFAULT_RSSI"]
 
@@ -138,6 +138,9 @@ class SimulatedAirScanner(BaseBleakScanner):
                 if line is None:
                     break
                 self._lineno += 1
+                if line is OVERLONG:
+                    raise self._error(f"a line longer than {MAX_LINE >> 20} MiB (an advert line is ~300 bytes): "
+                                      f"not the JSON lines of 'drawsense sim --json'")
                 if self._handle(line) is _STOP:
                     break
                 # the line is fully handled: a cancel (stop()) here loses nothing

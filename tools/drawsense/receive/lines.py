@@ -17,6 +17,18 @@ class AirError(ValueError):
     """Simulated air that cannot be read; ``str()`` is ``"<source>:<line>: <what>"``."""
 
 
+MAX_LINE = 1 << 20
+"""Longest line read, in bytes (an advert line of 'drawsense sim --json' is
+~300): a longer one is not air, and is reported as OVERLONG, not buffered."""
+
+
+class Overlong:
+    """Stands in the stream for a line longer than MAX_LINE (its bytes were skipped)."""
+
+
+OVERLONG = Overlong()
+
+
 class _IterLines:
     """In-memory lines (list, tuple, generator that never blocks)."""
 
@@ -66,22 +78,17 @@ class _ThreadLines:
         try:
             read1 = getattr(self._f, "read1", None)
             if callable(read1):
-                tail = b""
-                while not self._closed.is_set():
-                    chunk = read1(self.CHUNK)
-                    if not chunk:
-                        break
-                    lines = (tail + chunk).split(b"\n")
-                    tail = lines.pop()
-                    if lines:
-                        self._put(lines)
-                if tail:
-                    self._put([tail])
+                self._chunks(read1)
             else:
                 while not self._closed.is_set():
-                    line = self._f.readline()
+                    line = self._f.readline(MAX_LINE + 1)
                     if not line:
                         break
+                    if len(line) > MAX_LINE:
+                        self._put([OVERLONG])
+                        while line and not line.endswith(("\n", b"\n")):  # skip to its end
+                            line = self._f.readline(MAX_LINE)
+                        continue
                     self._put([line])
             self._put(self._EOF)
         except BaseException as e:  # handed to the consumer, raised there
@@ -92,6 +99,33 @@ class _ThreadLines:
                     self._f.close()
                 except Exception:
                     pass
+
+    def _chunks(self, read1: Any) -> None:
+        """Split chunks into lines; a line's pieces are kept in a list and
+        joined once (linear in its length), up to MAX_LINE bytes."""
+        parts: list[bytes] = []  # the line so far, across chunks
+        size = 0
+        skipping = False  # in a line past MAX_LINE, already reported
+        while not self._closed.is_set():
+            chunk = read1(self.CHUNK)
+            if not chunk:
+                break
+            *ended, rest = chunk.split(b"\n")
+            out: list = []
+            for piece in ended:
+                if not skipping:
+                    out.append(OVERLONG if size + len(piece) > MAX_LINE else b"".join([*parts, piece]))
+                parts, size, skipping = [], 0, False
+            if not skipping and size + len(rest) > MAX_LINE:
+                out.append(OVERLONG)
+                parts, size, skipping = [], 0, True
+            elif not skipping and rest:
+                parts.append(rest)
+                size += len(rest)
+            if out:
+                self._put(out)
+        if parts:
+            self._put([b"".join(parts)])
 
     def _put(self, item: Any) -> None:
         while not self._closed.is_set():

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Callable
 
@@ -19,7 +21,7 @@ from bleak.exc import BleakError
 
 from drawsense.receive import air as airmod
 from drawsense import protocol
-from drawsense.console import fail, note, say, warn
+from drawsense.console import Interrupted, fail, interrupt_status, note, say, warn
 from drawsense.keystore import KeyStore, KeyStoreError
 from drawsense.receive.receiver import Receiver
 
@@ -42,6 +44,23 @@ def _env(ev) -> dict:
         "DRAWSENSE_ADDR": _clean(ev.addr),
     })
     return env
+
+
+def _action(cmd: str, ev) -> threading.Thread:
+    """Run the --on-draw command for `ev`; a thread waits for it and says
+    on stderr if it failed (listening goes on either way). What it prints
+    goes to stderr: stdout is the event stream (--json: JSON lines only)."""
+    proc = subprocess.Popen(cmd, shell=True, env=_env(ev), stdout=sys.stderr.fileno())
+
+    def wait() -> None:
+        rc = proc.wait()
+        if rc:
+            how = f"exit status {rc}" if rc > 0 else f"killed by {signal.Signals(-rc).name}"
+            say(f"--on-draw failed ({how}) for {_clean(ev.device)}'s {ev.event} (counter {ev.counter})")
+
+    t = threading.Thread(target=wait, name=f"on-draw {proc.pid}", daemon=True)
+    t.start()
+    return t
 
 
 def format_event(ev) -> str:
@@ -69,6 +88,36 @@ async def _scan_and_retry(receiver: Callable[[], Receiver | None], scan) -> None
         task.cancel()
 
 
+async def _until_signal(work) -> int | None:
+    """Await `work`; SIGTERM or SIGINT (unless ignored, as in a background
+    job) cancels it between two adverts, never inside the handling of one (a
+    key-store commit), and is returned: None if `work` ended by itself."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    got: list[int] = []
+
+    def stop(sig: int) -> None:
+        got.append(sig)
+        task.cancel()
+
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+    try:
+        for s in sigs:
+            loop.add_signal_handler(s, stop, s)
+    except (ValueError, RuntimeError):  # not the main thread (a test calling run()): no signals to take
+        sigs = []
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not got:
+            raise
+    finally:
+        for s in sigs:
+            loop.remove_signal_handler(s)
+    return got[0] if got else None
+
+
 def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_json: bool = False,
         on_draw: str | None = None, adapter: str | None = None, duration: float | None = None, window: int | None = None,
         out=None) -> int:
@@ -79,7 +128,7 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
     both start at once, and the simulator creates K before it prints."""
     out = out or sys.stdout
     rx: Receiver | None = None
-    children: list[subprocess.Popen] = []
+    children: list[threading.Thread] = []  # each waits for one --on-draw command
     t0 = time.monotonic()
     wall_t0 = time.time()  # t_ms = 0 on the wall clock: when a device was heard, for the fleet view
 
@@ -119,18 +168,21 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
             out.write(format_event(ev) + "\n")
         out.flush()
         if on_draw and rx.should_act(ev):
-            children[:] = [c for c in children if c.poll() is None]  # reap the finished ones
+            children[:] = [c for c in children if c.is_alive()]
             try:
-                children.append(subprocess.Popen(on_draw, shell=True, env=_env(ev)))
+                children.append(_action(on_draw, ev))
             except (OSError, ValueError) as e:
                 # logged, and listening goes on: the next draw tries again
                 say(f"--on-draw could not start for {ev.device}'s {ev.event}: {e}")
 
+    stopped: KeyboardInterrupt | None = None
     try:
         if source is None:
             receiver()  # a real radio: check the key store before scanning
-        asyncio.run(_scan_and_retry(lambda: rx, airmod.scan(on_advert, air=source, adapter=adapter,
-                                                             duration=duration)))
+        sig = asyncio.run(_until_signal(_scan_and_retry(lambda: rx, airmod.scan(on_advert, air=source,
+                                                                                 adapter=adapter, duration=duration))))
+        if sig:
+            raise Interrupted(sig)
         rx = receiver()  # also when the air held no drawsense advert at all
     except (airmod.AirError, KeyStoreError) as e:
         return fail(str(e))
@@ -141,17 +193,18 @@ def run(open_store: Callable[[], KeyStore], *, source: str | None = None, as_jso
     except (BleakError, OSError) as e:  # no adapter, no BlueZ/D-Bus, adapter off
         return fail(f"no Bluetooth adapter to listen with ({type(e).__name__}: {e}); check that bluetoothd runs "
                     f"and the adapter is up, or use --air FILE for recorded/simulated air")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: keep what was accepted, say what was heard
         if rx is None:
-            return 130
+            raise
+        stopped = e
     try:
         rx.flush()
     except KeyStoreError as e:
         return fail(f"{e}: replay floors accepted since are not on disk")
-    for c in children:
-        c.wait()
+    for t in children:
+        t.join()
     c = rx.counts
     rejected = ", ".join(f"{r} {c[r]}" for r in ("forged", "replay", "malformed", "unknown") if c[r]) or "none"
     note(f"drawsense listen: {c['events']} events from {c['accepted']} verified adverts "
-         f"({c['repeat']} repeats folded); rejected: {rejected}")
-    return 0
+         f"({c['repeat']} repeats folded); rejected: {rejected}" + ("; interrupted" if stopped else ""))
+    return interrupt_status(stopped) if stopped else 0

@@ -262,6 +262,12 @@ def _is_number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _is_ms(v: object) -> bool:
+    """A number of milliseconds from 0 to the longest scenario (a larger one
+    would overflow the conversion to whole microseconds)."""
+    return _is_number(v) and 0 <= v <= MAX_DURATION_MS
+
+
 def _unknown(key: str, allowed: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
@@ -302,9 +308,9 @@ def _load_toml(path: Path, source: str) -> Scenario:
         raise fail(lines.key("seed"), f"seed must be an integer, got {seed!r}")
     battery = _battery(doc.get("battery_mv", 3000), lambda m: fail(lines.key("battery_mv"), m))
     default_bounce = doc.get("bounce_ms", 2)
-    if not _is_number(default_bounce) or default_bounce < 0:
-        raise fail(lines.key("bounce_ms"),
-                   f"bounce_ms must be a number of milliseconds >= 0, got {default_bounce!r}")
+    if not _is_ms(default_bounce):
+        raise fail(lines.key("bounce_ms"), f"bounce_ms must be a number of milliseconds from 0 to "
+                                           f"{MAX_DURATION_MS} (31 days), got {default_bounce!r}")
 
     raw_segments = doc.get("segment")
     if raw_segments is None or raw_segments == []:
@@ -369,8 +375,9 @@ def _segment(i: int, raw: dict, default_bounce: float, lines: _Lines, fail) -> _
         if state == "chatter":
             raise err("bounce_ms", "bounce_ms is not allowed on a chatter segment (it is all bounce); "
                                    "set it on the segment after it")
-        if not _is_number(bounce) or bounce < 0:
-            raise err("bounce_ms", f"bounce_ms must be a number of milliseconds >= 0, got {bounce!r}")
+        if not _is_ms(bounce):
+            raise err("bounce_ms", f"bounce_ms must be a number of milliseconds from 0 to {MAX_DURATION_MS} "
+                                   f"(31 days), got {bounce!r}")
     bounce_us = round(bounce * 1000)
     if bounce_us >= duration_us:
         if "bounce_ms" in raw:
@@ -411,8 +418,9 @@ def _vibration(v: object, fail) -> tuple[int, int, int]:
     if "every_ms" not in v or "open_ms" not in v:
         raise fail(f"needs both every_ms and open_ms: {usage}")
     every = v["every_ms"]
-    if not _is_number(every) or every <= 0:
-        raise fail(f"every_ms must be a positive number of milliseconds, got {every!r}")
+    if not _is_ms(every) or every <= 0:
+        raise fail(f"every_ms must be a number of milliseconds, more than 0 and at most {MAX_DURATION_MS} "
+                   f"(31 days), got {every!r}")
     opens = v["open_ms"]
     if _is_number(opens):
         opens = [opens, opens]

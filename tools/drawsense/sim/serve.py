@@ -66,6 +66,7 @@ from pathlib import Path
 from typing import Callable
 
 from drawsense import boards, paths
+from drawsense.console import Interrupted
 from drawsense.sim import vboard
 from drawsense.sim import ports
 
@@ -696,8 +697,8 @@ def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | 
           control: Path | None = None) -> None:
     """Serve the virtual board, its filesystem rooted at `root`, on a new pty.
 
-    Blocks until SIGTERM/SIGINT (when called from the main thread) or until
-    `stop` is set. `ready(path)` is called with the /dev/pts/N path once the
+    Blocks until SIGTERM/SIGINT (when called from the main thread; the board
+    is stopped, then console.Interrupted raised) or until `stop` is set. `ready(path)` is called with the /dev/pts/N path once the
     board is powered on (default: print it). The virtual board's "@vb <json>"
     event lines are appended to `events` (default: a temporary file), not
     printed on the board's console."""
@@ -706,15 +707,22 @@ def serve(root: Path, board: str = "virtual", *, ready: Callable[[str], None] | 
         def ready(path: str) -> None:
             print(path, flush=True)
     server = Server(root, board, heapsize=heapsize, days=days, events=events, log=log, control=control)
-    old = {}
+    old, got = {}, []
+
+    def stop_on(signum, frame) -> None:
+        got.append(signum)
+        stop.set()
+
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
-            old[sig] = signal.signal(sig, lambda *_: stop.set())
+            old[sig] = signal.signal(sig, stop_on)
     try:
         server.run(ready, stop)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+    if got:  # the board is stopped and its interpreters reaped: now say it was a signal (exit 130 / 143)
+        raise Interrupted(got[0])
 
 
 class PokeError(ValueError):

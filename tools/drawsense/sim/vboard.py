@@ -202,12 +202,16 @@ def _stream(cmd, env, cwd, progress, total_ms) -> tuple[str, str, int]:
     lines = []
     with subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
         assert p.stdout is not None and p.stderr is not None
-        for line in p.stdout:
-            lines.append(line)
-            if line.startswith("@vb ") and '"sleep"' in line:
-                ev = json.loads(line[4:])
-                if ev["type"] == "sleep":
-                    progress(ev["t"] / 1000, total_ms)
+        try:
+            for line in p.stdout:
+                lines.append(line)
+                if line.startswith("@vb ") and '"sleep"' in line:
+                    ev = json.loads(line[4:])
+                    if ev["type"] == "sleep":
+                        progress(ev["t"] / 1000, total_ms)
+        except BaseException:  # Ctrl-C, SIGTERM: the board stops with us (Popen's exit only waits)
+            p.kill()
+            raise
         err = p.stderr.read()
         rc = p.wait()
     progress(total_ms, total_ms)
