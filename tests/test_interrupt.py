@@ -133,3 +133,19 @@ def test_listen_keeps_what_it_accepted_and_says_so(tmp_path, sig):
                             capture_output=True, text=True, timeout=60)
     assert json.loads(listed.stdout)["last_counter"] > 0
 
+
+
+def test_a_second_sigterm_during_the_cleanup_is_ignored():
+    # a supervisor that sends SIGTERM again while the first one unwinds (its
+    # finally blocks remove temporary folders) must not turn the one line
+    # into a traceback
+    from drawsense import cli
+    from drawsense.console import Interrupted
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(Interrupted):
+            cli._terminated(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before)

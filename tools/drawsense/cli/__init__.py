@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminated(signum, frame) -> None:
+    # one SIGTERM is enough: a second one (a supervisor that repeats itself)
+    # must not cut the cleanup short with a traceback
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
