@@ -162,9 +162,11 @@ def heap():
     return gc.mem_alloc()
 first = prev = None
 changes = 0  # starts whose address differs from the previous start's
-for i in range(100):
+for i in range(220):
     if i == 20:
         h20 = heap()
+    if i == 70:
+        h70 = heap()
     ble.gap_advertise(20000, adv_data=b"\\x02\\x01\\x06", connectable=False)
     mac = ble.config("mac")[1]
     if prev is not None and mac != prev:
@@ -172,10 +174,13 @@ for i in range(100):
     if first is None:
         first = mac
     prev = mac
-h200 = heap()
+h220 = heap()
 say("macs", changes, first[0] & 0xC0)
 ble.active(False)
-say("heap", h200 - h20, heap() - h20)
+# growth over the last 150 starts (a leak grows with the starts; a stale
+# pointer the conservative GC finds on the stack does not), and what is left
+# after active(False)
+say("heap", h220 - h70, heap() - h20)
 ble.active(True)
 data = b"\\x02\\x01\\x06"
 r = ["ok"]
@@ -193,7 +198,7 @@ def test_stock_build_fixed_address_and_a_record_per_start(tmp_path, zboards):
     run = run_main(tmp_path, ADVERTISE, quiet(0.5), board="zstock")
     assert said(run, "macs") == [[0, 0xC0]]  # one static random identity address
     grew, after_off = said(run, "heap")[0]
-    assert grew >= 80 * 8  # at least a record per start, kept reachable
+    assert grew >= 150 * 8  # at least a record per start, kept reachable
     assert after_off < grew // 10  # active(False) lets them go
     assert said(run, "locked")[0][0].startswith("MemoryError")
 
@@ -201,9 +206,9 @@ def test_stock_build_fixed_address_and_a_record_per_start(tmp_path, zboards):
 def test_patched_build_fresh_nrpa_per_non_connectable_start_and_no_record(tmp_path, zboards):
     run = run_main(tmp_path, ADVERTISE, quiet(0.5), board="zpatched")
     n, top = said(run, "macs")[0]
-    assert n == 99 and top == 0  # a new non-resolvable private address every start
+    assert n == 219 and top == 0  # a new non-resolvable private address every start
     grew, _ = said(run, "heap")[0]
-    assert grew < 64  # nothing kept per start
+    assert grew < 300  # under 2 bytes a start: nothing kept per start (the stock build keeps >= 8)
     # a connectable start still allocates its record, patched or not
     assert said(run, "locked")[0][0].startswith("MemoryError")
 
