@@ -539,3 +539,39 @@ def test_a_new_served_board_starts_holstered_whatever_its_control_file_said(tmp_
         assert json.loads(ctl.read_text()) == {}
     finally:
         b.close()
+
+
+def test_play_moves_the_sensor_through_a_scenarios_settled_levels(tmp_path):
+    # board poke --play: a built-in scenario onto a served board's control
+    # file, in (here virtual) real time: the draw and the re-holster, not
+    # the contact bounce the board could not see between its 50 ms reads
+    from drawsense.sim import scenario
+
+    scen = scenario.load("draw-reholster")
+    now = [0.0]
+    written = []
+    control = tmp_path / "vb.ctl"
+
+    def sleep(s):
+        assert s > 0
+        now[0] += s
+        written.append(json.loads(control.read_text()) if control.exists() else None)
+
+    steps = serve.play(control, scen, say=lambda line: None, sleep=sleep, clock=lambda: now[0])
+    assert [lv for _, lv in steps] == ["in", "out", "in"]
+    assert [round(t / 1e6, 1) for t, _ in steps] == [0.0, 1.0, 6.0]
+    assert json.loads(control.read_text()) == {"sensor": "in"}
+    assert written[:2] == [{"sensor": "in"}, {"sensor": "out"}]  # each level written when its time came
+    assert now[0] == pytest.approx(scen.duration_us / 1e6)  # and the scenario's whole length waited out
+    # a chattering reed: only what held 50 ms or more
+    chatter = serve.settled_steps(scenario.load("chatter"))
+    assert all(b[0] - a[0] >= serve.PLAY_MIN_US for a, b in zip(chatter[1:], chatter[2:]))
+
+
+def test_poke_play_refuses_an_unknown_scenario_in_one_line(tmp_path):
+    control = tmp_path / "vb.ctl"
+    control.write_text("{}")
+    p = subprocess.run([sys.executable, "-m", "drawsense", "board", "poke", "--control", str(control),
+                        "--play", "nosuch"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "nosuch" in p.stderr and control.read_text() == "{}"

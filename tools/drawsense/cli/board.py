@@ -56,11 +56,16 @@ def add_arguments(bd: argparse.ArgumentParser) -> None:
                     "firmware sees the change within 50 ms.",
         epilog="example:\n  drawsense board serve --root vb --control vb.ctl &\n"
                "  drawsense board poke --control vb.ctl --sensor out      (a draw)\n"
-               "  drawsense board poke --control vb.ctl --battery 2450",
+               "  drawsense board poke --control vb.ctl --battery 2450\n"
+               "  drawsense board poke --control vb.ctl --play draw-reholster   (a scenario, in real time)",
         formatter_class=_RAW)
     p.add_argument("--control", type=Path, required=True, metavar="FILE", help="the served board's control file")
     p.add_argument("--sensor", choices=("in", "out"), help="in: holstered; out: drawn")
     p.add_argument("--battery", type=int, metavar="MV", help="the cell's voltage at rest, mV")
+    p.add_argument("--play", metavar="SCENARIO",
+                   help="move the sensor through a scenario (a built-in name or a .toml/.csv/.sr file, as "
+                        "'drawsense sim' takes) in real time: the levels that hold 50 ms or more, since the "
+                        "board reads the control file every 50 ms (bounce and chatter are the simulator's)")
     p.set_defaults(func=poke)
 
 
@@ -68,15 +73,30 @@ def poke(args: argparse.Namespace) -> int:
     from drawsense.sim import serve as served
 
     prog = "drawsense board poke"
-    if args.sensor is None and args.battery is None:
-        return fail("say what to change: --sensor in|out and/or --battery MV", prog=prog)
+    if args.sensor is None and args.battery is None and args.play is None:
+        return fail("say what to change: --sensor in|out, --battery MV, or --play SCENARIO", prog=prog)
+    if args.play is not None and args.sensor is not None:
+        return fail("--play moves the sensor itself: give --play or --sensor, not both", prog=prog)
     if args.battery is not None and not 1000 <= args.battery <= 4500:
         return fail(f"--battery {args.battery}: give the cell's voltage in mV (1000-4500)", prog=prog)
     if not args.control.exists():
         return fail(f"{args.control}: no such control file (give the path 'drawsense board serve --control' "
                     f"was given, while it runs)", prog=prog)
+    scen = None
+    if args.play is not None:
+        from drawsense.sim import scenario
+
+        try:
+            scen = scenario.load(args.play)
+        except scenario.ScenarioError as e:
+            return fail(str(e), prog=prog)
     try:
-        print(json.dumps(served.poke(args.control, sensor=args.sensor, battery_mv=args.battery)))
+        if args.sensor is not None or args.battery is not None:
+            print(json.dumps(served.poke(args.control, sensor=args.sensor, battery_mv=args.battery)))
+        if scen is not None:
+            note(f"playing '{scen.name}' onto the served board ({scen.duration_us / 1e6:g} s, real time): "
+                 f"{scen.description}")
+            served.play(args.control, scen, say=lambda line: print(line, flush=True))
     except served.PokeError as e:
         return fail(str(e), prog=prog)
     return 0

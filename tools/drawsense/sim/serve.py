@@ -797,3 +797,40 @@ def poke(control: Path, *, sensor: str | None = None, battery_mv: int | None = N
         want["battery_mv"] = battery_mv
     _write_control(control, want)
     return want
+
+
+# A served board reads its control file every 50 ms: a scenario played onto
+# it keeps the levels that hold at least that long (what the magnet did) and
+# leaves out contact bounce and chatter, which only the simulator's own
+# timeline (drawsense sim) can reproduce.
+PLAY_MIN_US = 50_000
+
+
+def settled_steps(scen) -> list[tuple[int, str]]:
+    """The scenario's sensor as (t_us, "in"/"out") steps, each level held at
+    least PLAY_MIN_US (the first is the level at 0), ending with its length."""
+    steps = [(0, "out" if scen.initial_out else "in")]
+    edges = scen.edges
+    for i, (t, out) in enumerate(edges):
+        nxt = edges[i + 1][0] if i + 1 < len(edges) else scen.duration_us
+        level = "out" if out else "in"
+        if nxt - t >= PLAY_MIN_US and level != steps[-1][1]:
+            steps.append((t, level))
+    return steps
+
+
+def play(control: Path, scen, *, say=print, sleep=time.sleep, clock=time.monotonic) -> list[tuple[int, str]]:
+    """Move the served board's sensor through the scenario in real time
+    (settled_steps), then wait out its length. Returns the steps written."""
+    steps = settled_steps(scen)
+    t0 = clock()
+    for t_us, level in steps:
+        wait = t0 + t_us / 1e6 - clock()
+        if wait > 0:
+            sleep(wait)
+        poke(control, sensor=level)
+        say(f"{t_us / 1e6:9.3f} s  sensor {level}")
+    left = t0 + scen.duration_us / 1e6 - clock()
+    if left > 0:
+        sleep(left)
+    return steps
