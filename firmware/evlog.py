@@ -188,21 +188,31 @@ class Log:
         self._seq = 0
         self._prev = self._genesis
         self._count = self._per  # no segment of ours open: the next append starts one
-        if nums:
-            with open(name(nums[-1]), "rb") as f:
+        for n in reversed(nums):  # the newest segment with a whole record
+            with open(name(n), "rb") as f:
                 data = f.read()
-            ok = len(data) >= 2 * REC and not len(data) % REC and data[:4] == MAGIC
-            if ok:
-                self._seq = struct.unpack(">I", data[-REC:-REC + 4])[0] + 1
-            if ok and data[4:8] == self._kid:
-                self._prev = data[-_MAC:]
-                self._count = len(data) // REC - 1
-            else:
-                # another key's log (the device was re-provisioned) or a damaged
-                # last segment: a new chain from genesis in a new segment; the
-                # old records stay for the reader to show
-                if self._report:
-                    self._report("log", "new-chain")
+            whole = len(data) - len(data) % REC
+            if data[:4] != MAGIC or whole < 2 * REC:
+                continue  # damaged beyond reading: the one before it says where the log got to
+            # the sequence goes on past the highest whole record: never a seq twice
+            for off in range(REC, whole, REC):
+                s = struct.unpack(">I", data[off:off + 4])[0] + 1
+                if self._seq < s <= 0xFFFFFFFF:
+                    self._seq = s
+            # The header's key id is not signed: whether the log goes on in
+            # this chain is the last record's MAC under our key (its chain
+            # value: the record before it, or the header's for a first one).
+            last = data[whole - REC:whole]
+            if self._cmac.mac(data[whole - REC - _MAC:whole - REC] + last[:22])[:_MAC] == last[22:]:
+                self._prev = last[22:]
+                if n == nums[-1] and whole == len(data) and data[4:8] == self._kid:
+                    self._count = whole // REC - 1  # appended to in place
+            elif self._report:
+                # another key's log (the device was re-provisioned) or a
+                # damaged record: a new chain from genesis in a new segment,
+                # seq counting on; the old records stay for the reader to show
+                self._report("log", "new-chain")
+            break
         self._open = True
 
     def _trim(self):
@@ -210,7 +220,8 @@ class Log:
         # committed but whose removal a power cut stopped. Finish it.
         nums = self._nums
         while len(nums) > self._max:
-            os.remove(name(nums.pop(0)))
+            os.remove(name(nums[0]))  # then forgotten: a removal that fails is tried again
+            nums.pop(0)
 
     def _record(self, event, flags, mv, rtc_ms, arg, epoch=NO_EPOCH):
         body = struct.pack(_BODY, self._seq, event, flags, mv, (rtc_ms >> 32) & 0xFFFF, rtc_ms & 0xFFFFFFFF, arg,
@@ -231,6 +242,10 @@ class Log:
             self._count += 1
             return
         nums = self._nums
+        # a removal an earlier rollover could not finish (its OSError was
+        # let go): finish it first, or the marker below would name the
+        # segment already covered and the one after it go without one
+        self._trim()
         n = nums[-1] + 1 if nums else 0
         data = MAGIC + self._kid + self._id + struct.pack(">I", n) + bytes(2) + self._prev
         evict = len(nums) >= self._max

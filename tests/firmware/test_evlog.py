@@ -215,3 +215,93 @@ def test_every_board_sizes_its_ring():
     for name in boards.names():
         b = boards.load(name)
         assert isinstance(b.values.get("LOG_SEGMENTS"), int) and b["LOG_SEGMENTS"] >= 2, name
+
+
+# --------------------------------------------------------------------------- starting again on what flash holds
+
+def _log(folder: Path, events: list[tuple], segs: int = 8, per: int = 4, firmware: Path = FIRMWARE,
+         pre: str = "") -> str:
+    """The firmware's Log under MicroPython in `folder`, a fresh Log (a
+    reboot) for each event; `pre`: code run first (after import evlog)."""
+    return mp("import evlog\n" + pre + "for e in %r:\n    l = evlog.Log(%r, %r, %d, %d, lambda *w: print(*w))\n"
+              "    l.note(*e)\n    l.flush()\n" % (events, TEST_LOG_KEY, TEST_ID, segs, per), folder, firmware)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name.startswith("ds_log_")}
+
+
+TEN = [(1, 1000 * i, 30, 3000, 0) for i in range(10)]
+
+
+def test_a_forged_key_id_in_the_last_header_does_not_start_a_new_chain(tmp_path):
+    """The header's key id is not signed: flipping one of its bytes must not
+    make the sensor start a chain from genesis (whose records would verify
+    with every older segment deleted)."""
+    _log(tmp_path, TEN)  # seq 0-9 in segments 0, 1, 2 (4 a segment)
+    last = tmp_path / "ds_log_2.bin"
+    b = bytearray(last.read_bytes())
+    b[4] ^= 1
+    last.write_bytes(bytes(b))
+    out = _log(tmp_path, [(2, 20000, 4000, 3000, 0)])
+    assert "new-chain" not in out
+    files = _files(tmp_path)
+    # the attacker deletes every segment before the newest
+    newest = max(files, key=lambda n: int(n[7:-4]))
+    rep = eventlog.verify(files[newest], TEST_LOG_KEY, TEST_ID)
+    assert rep.records[0].seq == 10
+    assert "deleted" in [f.kind for f in rep.findings], rep.findings
+    # kept whole, the new record chains on after seq 9
+    rep = eventlog.verify(eventlog.from_files(files), TEST_LOG_KEY, TEST_ID)
+    assert 10 in rep.verified and not any("new chain" in n for n in rep.notes), (rep.findings, rep.notes)
+
+
+def test_a_damaged_last_segment_does_not_reuse_sequence_numbers(tmp_path):
+    _log(tmp_path, TEN[:6])  # seq 0-3 in segment 0, 4-5 in segment 1
+    seg = tmp_path / "ds_log_1.bin"
+    seg.write_bytes(seg.read_bytes() + b"\x00" * 10)  # a torn record after seq 5
+    _log(tmp_path, TEN[6:7])
+    files = _files(tmp_path)
+    assert sorted(files) == ["ds_log_0.bin", "ds_log_1.bin", "ds_log_2.bin"]
+    new = files["ds_log_2.bin"]
+    assert int.from_bytes(new[REC_:REC_ + 4], "big") == 6  # seq 6, not 0 again
+    # a segment that is not a segment at all: the one before it counts
+    (tmp_path / "ds_log_3.bin").write_bytes(b"junk")
+    _log(tmp_path, TEN[7:8])
+    assert int.from_bytes(_files(tmp_path)["ds_log_4.bin"][REC_:REC_ + 4], "big") == 7
+
+
+REC_ = eventlog.REC
+
+FAIL_ONE_REMOVE = """
+class _Os:
+    failed = False
+    def __getattr__(self, a):
+        return getattr(_os, a)
+    def remove(self, p):
+        if p.startswith("ds_log_") and not _Os.failed:
+            _Os.failed = True
+            raise OSError(5)
+        _os.remove(p)
+import os as _os
+evlog.os = _Os()
+"""
+
+
+def test_a_failed_removal_is_finished_before_the_next_marker(tmp_path):
+    """One Log (no reboot) through a ring of 3 segments of 2: the first
+    eviction's removal fails (the flash refused it; the append still
+    counts); the next rollover must cover the right segment with its
+    marker, so no stretch goes missing without one."""
+    # events 0-5 fill segments 0-2; event 6 starts segment 3 with the first
+    # marker (the removal of segment 0 fails); event 7 starts segment 4
+    for n, files in ((8, ["ds_log_2.bin", "ds_log_3.bin", "ds_log_4.bin"]),
+                     (12, ["ds_log_6.bin", "ds_log_7.bin", "ds_log_8.bin"])):
+        d = tmp_path / str(n)
+        d.mkdir()
+        mp("import evlog\n" + FAIL_ONE_REMOVE + "l = evlog.Log(%r, %r, 3, 2)\nfor i in range(%d):\n"
+           "    l.note(1, 1000 * i, 30, 3000, 0)\n    l.flush()\nassert _Os.failed\n" % (TEST_LOG_KEY, TEST_ID, n), d)
+        got = _files(d)
+        assert sorted(got) == files
+        rep = eventlog.verify(eventlog.from_files(got), TEST_LOG_KEY, TEST_ID)
+        assert rep.intact, (n, rep.findings)
