@@ -305,3 +305,47 @@ def test_a_failed_removal_is_finished_before_the_next_marker(tmp_path):
         assert sorted(got) == files
         rep = eventlog.verify(eventlog.from_files(got), TEST_LOG_KEY, TEST_ID)
         assert rep.intact, (n, rep.findings)
+
+
+# --------------------------------------------------------------------------- the log never delays a draw's advert
+
+# holstered 1 s, drawn 3 s, holstered until 3 ms after the holster is
+# confirmed (1 s in), drawn 3 s, holstered 3 s: the second draw's edge comes
+# while the holster's record is being written, which (2 records a segment)
+# is a segment rollover
+DRAW_IN_ROLLOVER = 'name = "draw-in-rollover"\n' + "".join(
+    f'[[segment]]\nstate = "{state}"\nduration_ms = {ms}\n'
+    for state, ms in (("holstered", 1000), ("drawn", 3000), ("holstered", 1003), ("drawn", 3000),
+                      ("holstered", 3000)))
+
+
+def test_a_draw_during_a_segment_rollover_is_not_delayed(small_ring, tmp_path, monkeypatch):
+    """Flash writes that take time (5 ms each on the virtual board's chip;
+    the firmware's own code takes none): the second draw's first advert goes
+    on air when it does with writes that take no time at all, and the log
+    still holds every record, in order."""
+    fw, bd, _ = small_ring
+    monkeypatch.setattr(paths, "BOARDS", bd)
+    scen = tmp_path / "s.toml"
+    scen.write_text(DRAW_IN_ROLLOVER)
+
+    def second_draw(flash_op_us):
+        img = tmp_path / f"flash-{flash_op_us}.img"
+        run = vboard.run(scenario.load(str(scen)), "virtual", firmware_dir=fw, secret=TEST_SECRET,
+                         device_id=TEST_ID, log_key=TEST_LOG_KEY, flash_image=img, flash_op_us=flash_op_us)
+        drawn = [i for i, e in enumerate(run.events) if e["type"] == "state" and e["state"] == "DRAWN"]
+        assert len(drawn) == 2
+        on_air = next(e for e in run.events[drawn[1]:] if e["type"] == "radio" and e["on"])
+        holster = next(e for e in run.events if e["type"] == "state" and e["state"] == "HOLSTERED")
+        rep = eventlog.verify(eventlog.from_files(vboard.flash_files(img)), TEST_LOG_KEY, TEST_ID)
+        return on_air["t_ms"], holster["t_ms"], rep
+
+    at, holstered, rep = second_draw(0)
+    assert 0 <= 4000 + 1003 - holstered < 10, "the draw's edge comes just after the holster, as its record is written"
+    assert rep.intact, rep.findings
+    slow_at, _, slow = second_draw(5000)
+    assert slow_at == at, f"the draw's first advert went {slow_at - at:.1f} ms later while the log was written"
+    assert slow.intact, slow.findings
+    assert [r.name for r in slow.records][-3:] == ["draw", "evicted", "holster"]
+    assert [r.name for r in slow.records if r.name != "evicted"] == [r.name for r in rep.records
+                                                                     if r.name != "evicted"]
