@@ -254,6 +254,9 @@ def test_a_forged_key_id_in_the_last_header_does_not_start_a_new_chain(tmp_path)
     # kept whole, the new record chains on after seq 9
     rep = eventlog.verify(eventlog.from_files(files), TEST_LOG_KEY, TEST_ID)
     assert 10 in rep.verified and not any("new chain" in n for n in rep.notes), (rep.findings, rep.notes)
+    # and the forged header itself is named: its records are under this device's key
+    assert [(f.kind, f.text) for f in rep.findings] == [
+        ("altered", "segment 2's header names another log key, but its records are under this device's")]
 
 
 def test_a_damaged_last_segment_does_not_reuse_sequence_numbers(tmp_path):
