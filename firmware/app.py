@@ -34,6 +34,11 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
     # completed, or it sleeps deep with nothing pending)
     _save(hw, saved, det, bat, counter, saved.faults())
     _boot(hw, det, bursts, signer, counter, woke, brownout, now)
+    def settling():
+        # a line change in from the IRQ or being counted (a draw, maybe):
+        # the log's next flash step waits for the next pass
+        return log.fresh() or det.settling
+
     if evl is not None and not woke:
         cause = hw.reset_cause_name()
         _note(evl, hw, events.BOOT, evlog.CAUSES.index(cause) if cause in evlog.CAUSES else 0, bat, brownout)
@@ -63,14 +68,20 @@ def run(hw, cfg, signer=None, counter=None, saved=None, woke=False, brownout=Fal
             c = _send(hw, bursts, signer, counter, bat, brownout, now, action == burst.START)
             if evl is not None and c >= 0 and action == burst.START:
                 evl.sent(bursts.event, c >> EPOCH_SHIFT)  # the log record names the burst's epoch
-        if evl is not None and evl.pending:
+        logging = evl is not None and evl.pending
+        if logging:
             # Here, after this pass's advert (a draw's first one included)
-            # is on its way, never before it; and before any sleep.
-            evl.flush()
+            # is on its way, never before it; and before any sleep. A step
+            # at a time, none while the line is settling (a draw may be
+            # coming: its advert must not wait for a segment rollover).
+            evl.flush(settling)
+            logging = bool(evl.pending)
         wait = _ms_until(now, cfg.IDLE_MS, det.look_by(now), bursts.due())
+        if logging and log.fresh():
+            wait = 0  # the edge first, then the rest of the log
         if wait <= 0:
             continue
-        if hw.deep and det.idle and not bursts.event:
+        if hw.deep and det.idle and not bursts.event and not logging:
             _deep_sleep(hw, saved, det, bat, counter, bursts, now, wait)  # never returns
         hw.sleep(wait, log)
 

@@ -49,6 +49,12 @@ class Detector:
         """Nothing to wait for: no fault, and no level waiting to count."""
         return self.state != FAULT and self._deb.due() is None
 
+    @property
+    def settling(self):
+        """A level waiting to count (not in FAULT, where the line is sampled
+        and nothing counts before FAULT_CLEAR_MS): a draw may be confirmed soon."""
+        return self.state != FAULT and self._deb.due() is not None
+
     def update(self, now, out, n=0, t=0, edge_out=False):
         """What the line did: it reads `out` at tick `now`, and the pin IRQ
         counted n edges since the last call, the latest at tick t leaving it

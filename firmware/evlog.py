@@ -26,9 +26,12 @@
 # already covers, never a gap without a marker; the next append finishes it.
 #
 # When: app.py notes events in RAM as they happen and flushes them after the
-# burst's first advert is on its way (and before any sleep), so no log write
-# ever sits between a draw and its advert. Never from an IRQ. A deep-sleep
-# wake reads nothing here until the first flush (after the advert).
+# burst's first advert is on its way (and before any deep sleep), so no log
+# write ever sits between a draw and its advert; a flash step at a time, none
+# while the line is settling (flush's `busy`), so a draw that comes while the
+# log is written waits for one step, not a segment rollover. Never from an
+# IRQ. A deep-sleep wake reads nothing here until the first flush (after the
+# advert).
 import os
 import struct
 
@@ -124,6 +127,8 @@ class Log:
         self._cmac = None  # Cmac once the key is read; None: no log key
         self._seq = 0  # the next record's seq
         self._prev = b""  # the chain value for the next record
+        self._staged = None  # (segment n, its record count, seq and chain before it): a rollover in _TMP
+        self._trim_due = False
 
     def note(self, event, rtc_ms, arg=0, battery_mv=0, flags=0):
         """Remember an event for the next flush (RAM only)."""
@@ -139,10 +144,15 @@ class Log:
                 e[5] = epoch
                 return
 
-    def flush(self):
-        """Write what was noted. Raises OSError if the flash refuses (the
-        caller's fault handling resets; the records not yet written are lost
-        with RAM, the chain on flash stays whole)."""
+    def flush(self, busy=None):
+        """Write what was noted, one flash step at a time (a record
+        appended; a new segment staged, then renamed into place; the oldest
+        one removed). `busy`, a function, is asked before each step: while
+        it says True (a line change is being counted, which may be a draw)
+        the rest waits for the next call, so a draw's advert waits for one
+        step at most, never for a whole segment rollover. Raises OSError if
+        the flash refuses (the caller's fault handling resets; the records
+        not yet written are lost with RAM, the chain on flash stays whole)."""
         if not self.pending:
             return
         if not self._open:
@@ -150,18 +160,50 @@ class Log:
         if self._cmac is None:  # no log key (a DSK1 key file): no log
             self.pending = []
             return
-        while self.pending:
-            seq, prev = self._seq, self._prev
+        while self.pending or self._staged or self._trim_due:
+            if busy is not None and busy():
+                return
+            self._step()
+
+    def _step(self):
+        st = self._staged
+        if st is not None:  # a new segment staged in _TMP: commit it
+            n, count, seq, prev = st
+            self._staged = None
             try:
-                self._append(self.pending[0])
+                os.rename(_TMP, name(n))
             except OSError:
                 self._seq, self._prev = seq, prev  # nothing was committed
                 raise
-            e = self.pending.pop(0)
-            if self._report:  # committed: "ds <ticks> log <seq> <event>"
-                if self._seq - seq == 2:
-                    self._report("log", seq, EVICTED)
-                self._report("log", self._seq - 1, e[0])
+            self._nums.append(n)
+            self._count = count
+            self._trim_due = len(self._nums) > self._max
+            self._committed(seq)
+            return
+        if self._trim_due:
+            self._trim_due = False
+            try:
+                self._trim()
+            except OSError:
+                pass  # committed all the same; the next rollover (or start) finishes the removal
+            return
+        seq, prev = self._seq, self._prev
+        try:
+            staged = self._append(self.pending[0])
+        except OSError:
+            self._seq, self._prev = seq, prev  # nothing was committed
+            raise
+        if staged is None:
+            self._committed(seq)
+        else:
+            self._staged = staged + (seq, prev)
+
+    def _committed(self, seq):
+        e = self.pending.pop(0)
+        if self._report:  # committed: "ds <ticks> log <seq> <event>"
+            if self._seq - seq == 2:
+                self._report("log", seq, EVICTED)
+            self._report("log", self._seq - 1, e[0])
 
     # -- on flash ------------------------------------------------------
     def _start(self):
@@ -188,21 +230,31 @@ class Log:
         self._seq = 0
         self._prev = self._genesis
         self._count = self._per  # no segment of ours open: the next append starts one
-        if nums:
-            with open(name(nums[-1]), "rb") as f:
+        for n in reversed(nums):  # the newest segment with a whole record
+            with open(name(n), "rb") as f:
                 data = f.read()
-            ok = len(data) >= 2 * REC and not len(data) % REC and data[:4] == MAGIC
-            if ok:
-                self._seq = struct.unpack(">I", data[-REC:-REC + 4])[0] + 1
-            if ok and data[4:8] == self._kid:
-                self._prev = data[-_MAC:]
-                self._count = len(data) // REC - 1
-            else:
-                # another key's log (the device was re-provisioned) or a damaged
-                # last segment: a new chain from genesis in a new segment; the
-                # old records stay for the reader to show
-                if self._report:
-                    self._report("log", "new-chain")
+            whole = len(data) - len(data) % REC
+            if data[:4] != MAGIC or whole < 2 * REC:
+                continue  # damaged beyond reading: the one before it says where the log got to
+            # the sequence goes on past the highest whole record: never a seq twice
+            for off in range(REC, whole, REC):
+                s = struct.unpack(">I", data[off:off + 4])[0] + 1
+                if self._seq < s <= 0xFFFFFFFF:
+                    self._seq = s
+            # The header's key id is not signed: whether the log goes on in
+            # this chain is the last record's MAC under our key (its chain
+            # value: the record before it, or the header's for a first one).
+            last = data[whole - REC:whole]
+            if self._cmac.mac(data[whole - REC - _MAC:whole - REC] + last[:22])[:_MAC] == last[22:]:
+                self._prev = last[22:]
+                if n == nums[-1] and whole == len(data) and data[4:8] == self._kid:
+                    self._count = whole // REC - 1  # appended to in place
+            elif self._report:
+                # another key's log (the device was re-provisioned) or a
+                # damaged record: a new chain from genesis in a new segment,
+                # seq counting on; the old records stay for the reader to show
+                self._report("log", "new-chain")
+            break
         self._open = True
 
     def _trim(self):
@@ -210,7 +262,8 @@ class Log:
         # committed but whose removal a power cut stopped. Finish it.
         nums = self._nums
         while len(nums) > self._max:
-            os.remove(name(nums.pop(0)))
+            os.remove(name(nums[0]))  # then forgotten: a removal that fails is tried again
+            nums.pop(0)
 
     def _record(self, event, flags, mv, rtc_ms, arg, epoch=NO_EPOCH):
         body = struct.pack(_BODY, self._seq, event, flags, mv, (rtc_ms >> 32) & 0xFFFF, rtc_ms & 0xFFFFFFFF, arg,
@@ -224,13 +277,19 @@ class Log:
         return body + mac
 
     def _append(self, e):
+        """Append `e` in place (committed: None), or stage a new segment
+        holding it in _TMP: (its n, its record count), for _step to commit."""
         if self._count < self._per:
             rec = self._record(*e)
             with open(name(self._nums[-1]), "ab") as f:
                 f.write(rec)
             self._count += 1
-            return
+            return None
         nums = self._nums
+        # a removal an earlier rollover could not finish (its OSError was
+        # let go): finish it first, or the marker below would name the
+        # segment already covered and the one after it go without one
+        self._trim()
         n = nums[-1] + 1 if nums else 0
         data = MAGIC + self._kid + self._id + struct.pack(">I", n) + bytes(2) + self._prev
         evict = len(nums) >= self._max
@@ -243,10 +302,4 @@ class Log:
         data += self._record(*e)
         with open(_TMP, "wb") as f:
             f.write(data)
-        os.rename(_TMP, name(n))
-        nums.append(n)
-        self._count = len(data) // REC - 1
-        try:
-            self._trim()
-        except OSError:
-            pass  # committed all the same; the next start finishes the removal
+        return n, len(data) // REC - 1

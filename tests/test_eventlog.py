@@ -270,3 +270,77 @@ def test_heard_without_the_burst_or_any_reminder_is_no(genuine):
     bad = Path(__file__)  # not JSON lines
     with pytest.raises(ValueError, match="not a JSON line"):
         logcli._heard(bad, "x")
+
+
+def _segments(raw: bytes) -> list[bytes]:
+    """The log's segment files (header and records each), in order."""
+    u = units(raw)
+    heads = [i for i, x in enumerate(u) if x[:4] == eventlog.MAGIC] + [len(u)]
+    return [b"".join(u[a:b]) for a, b in zip(heads, heads[1:])]
+
+
+def test_a_chain_started_afresh_is_no_cover_for_deleting_what_came_before(tmp_path, keys, capfd):
+    """What a sensor that took a forged header key id for a re-key wrote: a
+    new chain from genesis at seq 5 (the seq counting on) after seq 0-4.
+    With the segments before it deleted, the oldest records are missing
+    and no eviction marker covers them: deleted, not intact."""
+    d = tmp_path / "dev"
+    write_log(d, OTHER_KEY, TEST_ID, EVENTS[:5])  # seq 0-4 under a key the device took for another
+    write_log(d, TEST_LOG_KEY, TEST_ID, EVENTS[5:])  # seq 5-8: a new chain from genesis
+    raw = read_folder(d)
+    segs = _segments(raw)
+    rest = b"".join(s for s in segs if s[4:8] == eventlog.key_id(TEST_LOG_KEY))
+    assert int.from_bytes(rest[REC:REC + 4], "big") == 5
+    rc, lines = verify(tmp_path, keys, rest, capfd)
+    assert rc == 1 and lines[1].startswith("  deleted: the oldest records (seq 0-4) are missing"), lines
+    # the store's mark (read at seq 4) among the records gone: the same finding
+    rep = eventlog.verify(rest, TEST_LOG_KEY, TEST_ID, high=(4, b"\0" * 10))
+    assert [(f.kind, f.seq) for f in rep.findings] == [("deleted", 0)] and not rep.intact
+
+
+def _read_at(keys: Path, *seqs_macs) -> None:
+    s = KeyStore(keys)
+    for seq, mac in seqs_macs:
+        s.read_log("holster-1", (seq, mac), None)
+    s.close()
+
+
+def test_an_older_saved_copy_ending_where_a_read_ended_is_intact(tmp_path, keys, genuine, capfd):
+    """Read at seq 4 (and a copy saved then), read again later at seq 8:
+    the older copy is genuine; it only ends earlier."""
+    recs = {r.seq: r for r in eventlog.verify(genuine, TEST_LOG_KEY, TEST_ID).records}
+    _read_at(keys, (4, recs[4].mac), (8, recs[8].mac))
+    older = genuine[:(record_at(genuine, 4) + 1) * REC]
+    rc, lines = verify(tmp_path, keys, older, capfd)
+    assert rc == 0 and lines[0].startswith("intact: 5 records (seq 0-4)"), lines
+    assert any("a copy from before the newest read: it ends at seq 4" in ln for ln in lines), lines
+    # one that ends at a record no read ended at is still cut short
+    rc, lines = verify(tmp_path, keys, genuine[:record_at(genuine, 3 + 1) * REC], capfd)
+    assert rc == 1 and lines[1].startswith("  truncated: the log ends at seq 3, but seq 8 was read"), lines
+
+
+def test_a_saved_copy_whose_last_record_is_not_the_one_read_is_altered(tmp_path, keys, genuine, capfd):
+    recs = {r.seq: r for r in eventlog.verify(genuine, TEST_LOG_KEY, TEST_ID).records}
+    _read_at(keys, (4, b"\x55" * 10), (8, recs[8].mac))  # what was read at seq 4 had another MAC
+    rc, lines = verify(tmp_path, keys, genuine[:(record_at(genuine, 4) + 1) * REC], capfd)
+    assert rc == 1 and lines[1].startswith("  altered: record seq 4, the last of this copy, is not the one read"), \
+        lines
+    # and in a whole copy, any record that is not the one read at its seq
+    rc, lines = verify(tmp_path, keys, genuine, capfd)
+    assert rc == 1 and lines[1].startswith("  altered: record seq 4 is not the one read from this device"), lines
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, OSError(28, "No space left on device")])
+def test_save_leaves_no_part_file_and_the_old_file_whole(tmp_path, monkeypatch, exc):
+    """Ctrl-C, SIGTERM (raised as an exception by the CLI) or a full disk
+    while --save writes: the old FILE as it was, no FILE.tmp or part file."""
+    dest = tmp_path / "h1.dslog"
+    dest.write_bytes(b"the old copy")
+
+    def boom(fd):
+        raise exc
+    monkeypatch.setattr(logcli.os, "fsync", boom)
+    with pytest.raises(type(exc) if isinstance(exc, BaseException) else exc):
+        logcli._save(dest, b"DSL1" + bytes(60))
+    assert dest.read_bytes() == b"the old copy"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h1.dslog"]

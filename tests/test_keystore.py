@@ -176,11 +176,11 @@ def test_remove_drops_the_history_so_a_new_device_starts_clean(store):
     assert store.readings("a") == []
 
 
-def test_new_store_is_schema_3(tmp_path):
+def test_new_store_is_schema_4(tmp_path):
     path = tmp_path / "k.db"
     KeyStore(path).close()
     db = sqlite3.connect(path)
-    assert dict(db.execute("SELECT k, v FROM meta"))["schema"] == str(keystore.SCHEMA) == "3"
+    assert dict(db.execute("SELECT k, v FROM meta"))["schema"] == str(keystore.SCHEMA) == "4"
     assert db.execute("SELECT count(*) FROM battery").fetchone()[0] == 0
 
 
@@ -238,7 +238,7 @@ def test_schema1_store_from_the_current_code_opens_and_gains_the_history(tmp_pat
     assert [r.mv for r in s.readings("alpha")] == [2870, 2860]
     s.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "3"
+        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == str(keystore.SCHEMA)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # opening again is a no-op (no second seeding)
     s = KeyStore(path, create=False)
@@ -300,9 +300,44 @@ def test_schema2_store_written_by_the_schema2_code_migrates_and_keeps_everything
     assert len(s.add("foxtrot").log_key) == 16  # a new device gets its own log key
     s.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == "3"
+        assert db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()[0] == str(keystore.SCHEMA)
     with pytest.raises(v2.KeyStoreError, match="newer drawsense"):
         v2.KeyStore(path, create=False)
+
+
+def test_schema3_store_migrates_and_its_mark_starts_the_read_history(tmp_path, monkeypatch):
+    """Schema 3 -> 4: the log mark becomes the first read of the history
+    (log_read), so a copy saved at that read still verifies."""
+    v3 = _old_keystore(3, tmp_path, monkeypatch)
+    path = tmp_path / "v3.db"
+    old = v3.KeyStore(path)
+    old.add("golf")
+    old.read_log("golf", (9, b"m" * 10), v3.Clock(9, 1000, T0, 0.1, "virtual"))
+    t = old.log_mark("golf")[2]
+    old.close()
+    s = KeyStore(path, create=False)
+    assert s.log_reads("golf") == [(9, b"m" * 10, t)] and s.log_mark("golf") == (9, b"m" * 10, t)
+    s.read_log("golf", (12, b"n" * 10), None)
+    assert [r[:2] for r in s.log_reads("golf")] == [(9, b"m" * 10), (12, b"n" * 10)]
+    s.close()
+    with pytest.raises(v3.KeyStoreError, match="newer drawsense"):
+        v3.KeyStore(path, create=False)
+
+
+def test_rekey_gives_a_new_log_key_and_forgets_the_old_log(tmp_path):
+    """A wiped device re-keyed starts its log at seq 0 under the new key:
+    the old log's mark, reads and clock readings must not make it read as
+    truncated or altered (sim --keys re-keys a device whose flash is gone)."""
+    s = KeyStore(tmp_path / "k.db")
+    dev = s.add("hotel")
+    s.read_log("hotel", (9, b"m" * 10), keystore.Clock(9, 1000, T0, 0.1, "virtual"))
+    s.add("india")
+    s.read_log("india", (3, b"i" * 10), None)
+    new = s.rekey("hotel")
+    assert new.log_key != dev.log_key and len(new.log_key) == 16 and new.secret != dev.secret
+    assert s.log_mark("hotel") is None and s.log_reads("hotel") == [] and s.clocks("hotel") == []
+    assert s.log_mark("india")[:2] == (3, b"i" * 10)  # another device's stays
+    s.close()
 
 
 def test_schema1_built_by_the_schema1_keystore_code_migrates(tmp_path, monkeypatch):

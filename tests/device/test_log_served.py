@@ -40,6 +40,11 @@ def test_served_board_logs_the_draw_and_holster_and_log_verifies_them(tmp_path):
         [c] = s.clocks("h1")  # provisioning read the device's clock against ours (no log yet: seq -1)
         s.close()
         assert c.seq == -1 and c.err_s < 5 and abs(c.unix - time.time()) < 60
+        # provisioned, its firmware not started since: no records yet, and
+        # the advice is a reset (provision --force would re-key it)
+        p = drawsense("log", "--port", port, "--keys", str(keys))
+        assert p.returncode == 2 and "no records yet: h1 has a log key" in p.stderr and "reset the board" in p.stderr
+        assert "--force" not in p.stderr, p.stderr
         t0 = time.time()
         assert drawsense("deploy", "--port", port, "--board", "virtual").returncode == 0  # resets: firmware runs
         _wait(lambda: _records(root) >= 1, "logged its boot")

@@ -12,7 +12,7 @@ import mpremote  # noqa: F401  (the test extra pins it: a missing mpremote is a 
 
 from benchhelp import assert_no_key, cli, key_file_of, needs_linux, one_line, row
 from drawsense.device import provision
-from drawsense.keystore import KeyStore
+from drawsense.keystore import Clock, KeyStore
 
 
 @needs_linux
@@ -52,10 +52,21 @@ def test_force_rekeys(board, keys, capfd):
                "--events", str(board.events)) == 0
     _, dev_id, old_secret, last = row(keys, "vb-5")
     assert last >= 0
+    s = KeyStore(keys)
+    old_log_key = s.get("vb-5").log_key
+    s.read_log("vb-5", (9, b"m" * 10), Clock(9, 5000, 1.8e9, 0.1, "virtual"))  # a log read under the old key
+    s.close()
     capfd.readouterr()
     assert cli("provision", "--port", board.pty, "--name", "vb-5", "--keys", str(keys), "--force") == 0
     out, err = capfd.readouterr()
     assert "re-keyed vb-5" in out
+    # the old log's mark, reads and clock readings went with the old key (a
+    # wiped device restarts its log at seq 0: it must not read as cut short)
+    s = KeyStore(keys)
+    assert s.get("vb-5").log_key != old_log_key
+    assert s.log_mark("vb-5") is None and s.log_reads("vb-5") == []
+    assert all(c.unix != 1.8e9 for c in s.clocks("vb-5"))
+    s.close()
     _, dev_id2, new_secret, last2 = row(keys, "vb-5")
     assert dev_id2 == dev_id and new_secret != old_secret and last2 == -1
     assert (board.root / "ds_key.bin").read_bytes() == key_file_of(keys, "vb-5")

@@ -215,3 +215,140 @@ def test_every_board_sizes_its_ring():
     for name in boards.names():
         b = boards.load(name)
         assert isinstance(b.values.get("LOG_SEGMENTS"), int) and b["LOG_SEGMENTS"] >= 2, name
+
+
+# --------------------------------------------------------------------------- starting again on what flash holds
+
+def _log(folder: Path, events: list[tuple], segs: int = 8, per: int = 4, firmware: Path = FIRMWARE,
+         pre: str = "") -> str:
+    """The firmware's Log under MicroPython in `folder`, a fresh Log (a
+    reboot) for each event; `pre`: code run first (after import evlog)."""
+    return mp("import evlog\n" + pre + "for e in %r:\n    l = evlog.Log(%r, %r, %d, %d, lambda *w: print(*w))\n"
+              "    l.note(*e)\n    l.flush()\n" % (events, TEST_LOG_KEY, TEST_ID, segs, per), folder, firmware)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name.startswith("ds_log_")}
+
+
+TEN = [(1, 1000 * i, 30, 3000, 0) for i in range(10)]
+
+
+def test_a_forged_key_id_in_the_last_header_does_not_start_a_new_chain(tmp_path):
+    """The header's key id is not signed: flipping one of its bytes must not
+    make the sensor start a chain from genesis (whose records would verify
+    with every older segment deleted)."""
+    _log(tmp_path, TEN)  # seq 0-9 in segments 0, 1, 2 (4 a segment)
+    last = tmp_path / "ds_log_2.bin"
+    b = bytearray(last.read_bytes())
+    b[4] ^= 1
+    last.write_bytes(bytes(b))
+    out = _log(tmp_path, [(2, 20000, 4000, 3000, 0)])
+    assert "new-chain" not in out
+    files = _files(tmp_path)
+    # the attacker deletes every segment before the newest
+    newest = max(files, key=lambda n: int(n[7:-4]))
+    rep = eventlog.verify(files[newest], TEST_LOG_KEY, TEST_ID)
+    assert rep.records[0].seq == 10
+    assert "deleted" in [f.kind for f in rep.findings], rep.findings
+    # kept whole, the new record chains on after seq 9
+    rep = eventlog.verify(eventlog.from_files(files), TEST_LOG_KEY, TEST_ID)
+    assert 10 in rep.verified and not any("new chain" in n for n in rep.notes), (rep.findings, rep.notes)
+    # and the forged header itself is named: its records are under this device's key
+    assert [(f.kind, f.text) for f in rep.findings] == [
+        ("altered", "segment 2's header names another log key, but its records are under this device's")]
+
+
+def test_a_damaged_last_segment_does_not_reuse_sequence_numbers(tmp_path):
+    _log(tmp_path, TEN[:6])  # seq 0-3 in segment 0, 4-5 in segment 1
+    seg = tmp_path / "ds_log_1.bin"
+    seg.write_bytes(seg.read_bytes() + b"\x00" * 10)  # a torn record after seq 5
+    _log(tmp_path, TEN[6:7])
+    files = _files(tmp_path)
+    assert sorted(files) == ["ds_log_0.bin", "ds_log_1.bin", "ds_log_2.bin"]
+    new = files["ds_log_2.bin"]
+    assert int.from_bytes(new[REC_:REC_ + 4], "big") == 6  # seq 6, not 0 again
+    # a segment that is not a segment at all: the one before it counts
+    (tmp_path / "ds_log_3.bin").write_bytes(b"junk")
+    _log(tmp_path, TEN[7:8])
+    assert int.from_bytes(_files(tmp_path)["ds_log_4.bin"][REC_:REC_ + 4], "big") == 7
+
+
+REC_ = eventlog.REC
+
+FAIL_ONE_REMOVE = """
+class _Os:
+    failed = False
+    def __getattr__(self, a):
+        return getattr(_os, a)
+    def remove(self, p):
+        if p.startswith("ds_log_") and not _Os.failed:
+            _Os.failed = True
+            raise OSError(5)
+        _os.remove(p)
+import os as _os
+evlog.os = _Os()
+"""
+
+
+def test_a_failed_removal_is_finished_before_the_next_marker(tmp_path):
+    """One Log (no reboot) through a ring of 3 segments of 2: the first
+    eviction's removal fails (the flash refused it; the append still
+    counts); the next rollover must cover the right segment with its
+    marker, so no stretch goes missing without one."""
+    # events 0-5 fill segments 0-2; event 6 starts segment 3 with the first
+    # marker (the removal of segment 0 fails); event 7 starts segment 4
+    for n, files in ((8, ["ds_log_2.bin", "ds_log_3.bin", "ds_log_4.bin"]),
+                     (12, ["ds_log_6.bin", "ds_log_7.bin", "ds_log_8.bin"])):
+        d = tmp_path / str(n)
+        d.mkdir()
+        mp("import evlog\n" + FAIL_ONE_REMOVE + "l = evlog.Log(%r, %r, 3, 2)\nfor i in range(%d):\n"
+           "    l.note(1, 1000 * i, 30, 3000, 0)\n    l.flush()\nassert _Os.failed\n" % (TEST_LOG_KEY, TEST_ID, n), d)
+        got = _files(d)
+        assert sorted(got) == files
+        rep = eventlog.verify(eventlog.from_files(got), TEST_LOG_KEY, TEST_ID)
+        assert rep.intact, (n, rep.findings)
+
+
+# --------------------------------------------------------------------------- the log never delays a draw's advert
+
+# holstered 1 s, drawn 3 s, holstered until 3 ms after the holster is
+# confirmed (1 s in), drawn 3 s, holstered 3 s: the second draw's edge comes
+# while the holster's record is being written, which (2 records a segment)
+# is a segment rollover
+DRAW_IN_ROLLOVER = 'name = "draw-in-rollover"\n' + "".join(
+    f'[[segment]]\nstate = "{state}"\nduration_ms = {ms}\n'
+    for state, ms in (("holstered", 1000), ("drawn", 3000), ("holstered", 1003), ("drawn", 3000),
+                      ("holstered", 3000)))
+
+
+def test_a_draw_during_a_segment_rollover_is_not_delayed(small_ring, tmp_path, monkeypatch):
+    """Flash writes that take time (5 ms each on the virtual board's chip;
+    the firmware's own code takes none): the second draw's first advert goes
+    on air when it does with writes that take no time at all, and the log
+    still holds every record, in order."""
+    fw, bd, _ = small_ring
+    monkeypatch.setattr(paths, "BOARDS", bd)
+    scen = tmp_path / "s.toml"
+    scen.write_text(DRAW_IN_ROLLOVER)
+
+    def second_draw(flash_op_us):
+        img = tmp_path / f"flash-{flash_op_us}.img"
+        run = vboard.run(scenario.load(str(scen)), "virtual", firmware_dir=fw, secret=TEST_SECRET,
+                         device_id=TEST_ID, log_key=TEST_LOG_KEY, flash_image=img, flash_op_us=flash_op_us)
+        drawn = [i for i, e in enumerate(run.events) if e["type"] == "state" and e["state"] == "DRAWN"]
+        assert len(drawn) == 2
+        on_air = next(e for e in run.events[drawn[1]:] if e["type"] == "radio" and e["on"])
+        holster = next(e for e in run.events if e["type"] == "state" and e["state"] == "HOLSTERED")
+        rep = eventlog.verify(eventlog.from_files(vboard.flash_files(img)), TEST_LOG_KEY, TEST_ID)
+        return on_air["t_ms"], holster["t_ms"], rep
+
+    at, holstered, rep = second_draw(0)
+    assert 0 <= 4000 + 1003 - holstered < 10, "the draw's edge comes just after the holster, as its record is written"
+    assert rep.intact, rep.findings
+    slow_at, _, slow = second_draw(5000)
+    assert slow_at == at, f"the draw's first advert went {slow_at - at:.1f} ms later while the log was written"
+    assert slow.intact, slow.findings
+    assert [r.name for r in slow.records][-3:] == ["draw", "evicted", "holster"]
+    assert [r.name for r in slow.records if r.name != "evicted"] == [r.name for r in rep.records
+                                                                     if r.name != "evicted"]

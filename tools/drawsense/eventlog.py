@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import struct
+import time
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.cmac import CMAC
@@ -161,10 +162,13 @@ def _ranges(nums: list[int]) -> str:
 
 
 def verify(raw: bytes, log_key: bytes, device_id: bytes, *, high: tuple[int, bytes] | None = None,
-           high_when: str = "") -> Report:
+           high_when: str = "", reads: list[tuple[int, bytes, float]] = (), copy: bool = False) -> Report:
     """Check `raw` against the device's log key and id. `high`: (seq, mac)
     of the newest record this host read from the device before (the key
-    store's mark), so a log cut short at a record boundary still shows."""
+    store's mark), so a log cut short at a record boundary still shows.
+    `reads`: (seq, mac, when) of the newest record of each read (the key
+    store's history); `copy`: `raw` is a saved copy, which may end before
+    the mark where a read ended, if it ends at that very record."""
     segs, tail = parse(raw)
     kid = key_id(log_key)
     gen = genesis(log_key, device_id)
@@ -183,8 +187,14 @@ def verify(raw: bytes, log_key: bytes, device_id: bytes, *, high: tuple[int, byt
                                     f"is from device {s.device_id.hex()}, not {device_id.hex()}"))
             continue
         if s.key_id != kid:
-            foreign.setdefault("rekeyed", []).extend(r.seq for r in s.records)
-            continue
+            first = s.records[0] if s.records else None
+            if first is None or not hmac.compare_digest(cmac(log_key, s.chain + first.raw[:BODY_LEN])[:MAC_LEN],
+                                                        first.mac):
+                foreign.setdefault("rekeyed", []).extend(r.seq for r in s.records)
+                continue
+            # the key id is not signed; the records are: this key's, with the header changed
+            findings.append(Finding("altered", f"segment {s.number}'s header names another log key, but its "
+                                    f"records are under this device's", first.seq))
         mine.extend(s.records)
     if "rekeyed" in foreign:
         seqs = sorted(foreign["rekeyed"])
@@ -239,16 +249,19 @@ def verify(raw: bytes, log_key: bytes, device_id: bytes, *, high: tuple[int, byt
             notes.append(f"a new chain starts at seq {s} (the device started its log afresh there)")
     # gaps: in the middle, and at the old end unless an eviction marker covers them
     seqs = sorted(by_seq)
+    foreign_seqs = set(foreign.get("rekeyed", ())) | set(foreign.get("spliced", ()))
     if seqs:
         missing = [n for a, b in zip(seqs, seqs[1:]) for n in range(a + 1, b)]
-        missing = [n for n in missing if n not in foreign.get("rekeyed", ()) and n not in foreign.get("spliced", ())]
+        missing = [n for n in missing if n not in foreign_seqs]
         if missing:
             many = len(missing) > 1
             findings.append(Finding("deleted", f"record{'s' if many else ''} seq {_ranges(missing)} "
                                     f"{'are' if many else 'is'} missing", missing[0]))
         evicted = max((r.arg for r in verified.values() if r.event == 9), default=-1)
         oldest = min(seqs + foreign.get("rekeyed", []))
-        if oldest > evicted + 1 and oldest not in starts:
+        # (a chain that starts afresh at seq S > 0 is no excuse: the records
+        # before it were the device's all the same)
+        if oldest > evicted + 1:
             findings.append(Finding("deleted", f"the oldest records (seq {evicted + 1}-{oldest - 1}) are missing "
                                     f"and no eviction marker covers them", evicted + 1))
         if evicted >= 0:
@@ -260,16 +273,38 @@ def verify(raw: bytes, log_key: bytes, device_id: bytes, *, high: tuple[int, byt
     if high is not None:
         hseq, hmac_ = high
         got = by_seq.get(hseq)
-        if not seqs or max(seqs) < hseq:
-            findings.append(Finding("truncated", f"the log ends at seq {max(seqs) if seqs else '-'}, but seq {hseq} "
+        end = max(seqs) if seqs else None
+        earlier = [r for r in reads if r[0] == end] if copy and end is not None else []
+        if end is not None and end < hseq and earlier:
+            # a copy saved before the newest read: it must end at a record
+            # this host read, and be that very record
+            if any(hmac.compare_digest(by_seq[end].mac, r[1]) for r in earlier):
+                notes.append(f"a copy from before the newest read: it ends at seq {end}, as read from this device"
+                             f"{on_date(earlier[-1][2])}; seq {hseq} was read since{high_when}")
+            else:
+                findings.append(Finding("altered", f"record seq {end}, the last of this copy, is not the one read "
+                                        f"from this device{on_date(earlier[-1][2])}", end))
+        elif end is None or end < hseq:
+            findings.append(Finding("truncated", f"the log ends at seq {end if seqs else '-'}, but seq {hseq} "
                                     f"was read from this device{high_when}", hseq))
         elif got is not None and not hmac.compare_digest(got.mac, hmac_):
             findings.append(Finding("altered", f"record seq {hseq} is not the one read from this device"
                                     f"{high_when}", hseq))
+    for rseq, rmac, rt in reads:
+        got = by_seq.get(rseq)
+        if got is not None and (high is None or rseq != high[0]) and not hmac.compare_digest(got.mac, rmac) \
+                and not any(f.kind == "altered" and f.seq == rseq for f in findings):
+            findings.append(Finding("altered", f"record seq {rseq} is not the one read from this device{on_date(rt)}",
+                                    rseq))
     order = {"truncated": 0, "deleted": 1, "altered": 2, "reordered": 3, "replayed": 4, "spliced": 5, "rekeyed": 6}
     findings.sort(key=lambda f: (order.get(f.kind, 9), f.seq if f.seq is not None else -1))
     records = sorted(by_seq.values(), key=lambda r: r.seq)
     return Report(not findings, records, findings, notes, len(segs), sorted(verified))
+
+
+def on_date(t: float) -> str:
+    """' on YYYY-MM-DD HH:MM UTC', for when something was read."""
+    return f" on {time.strftime('%Y-%m-%d %H:%M', time.gmtime(t))} UTC"
 
 
 def from_files(files: dict[str, bytes], prefix: str = "ds_log_", suffix: str = ".bin") -> bytes:

@@ -15,9 +15,11 @@ log"): each device's 16-byte log key (column devices.log_key; NULL for a
 device provisioned before the log, which keeps none), the newest log record
 the host has read from each device (table log_mark: so a log later cut short
 shows), and the clock readings taken with it (table clock: the device's RTC
-against this computer's, for wall-clock times). Older files are upgraded in
-place when opened (1 -> 2 -> 3, each step one transaction, nothing lost); a
-file of a newer schema is refused.
+against this computer's, for wall-clock times). Schema 4 keeps the newest
+record of every read (table log_read), so a copy saved at an earlier read
+still verifies. Older files are upgraded in place when opened (1 -> 2 -> 3
+-> 4, each step one transaction, nothing lost); a file of a newer schema is
+refused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 APP = "drawsense-keys"
-SCHEMA = 3
+SCHEMA = 4
 # Battery history: at most one reading per device in any 10 minutes (bounds
 # the table to ~53k rows per device-year even for a device heard constantly).
 READING_EVERY_S = 600.0
@@ -246,6 +248,7 @@ class KeyStore:
                     " battery_low INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, log_key BLOB)")
                 self._create_battery_table()
                 self._create_log_tables()
+                self._create_read_table()
             return
         if "meta" not in tables:
             raise sqlite3.DatabaseError("an SQLite file of another program")
@@ -274,11 +277,17 @@ class KeyStore:
                         " unix REAL NOT NULL, err_s REAL NOT NULL, board TEXT NOT NULL)")
         self.db.execute("CREATE INDEX clock_name ON clock (name, unix)")
 
+    def _create_read_table(self) -> None:
+        self.db.execute("CREATE TABLE log_read (name TEXT NOT NULL, seq INTEGER NOT NULL, mac BLOB NOT NULL,"
+                        " t REAL NOT NULL)")
+        self.db.execute("CREATE INDEX log_read_name ON log_read (name, seq)")
+
     def _upgrade(self) -> None:
         """Older schemas in place, one step per transaction, so a crash
         leaves the last whole step (nothing is lost):
         1 -> 2: add the battery history and seed it with each device's last reading;
-        2 -> 3: add the log key column (NULL: no log) and the log mark and clock tables.
+        2 -> 3: add the log key column (NULL: no log) and the log mark and clock tables;
+        3 -> 4: add the history of reads (log_read), seeded with each mark.
         Re-checked inside each transaction, so two receivers opening the same
         old file at once upgrade it once."""
         while True:
@@ -293,6 +302,9 @@ class KeyStore:
                 elif schema == 2:
                     self.db.execute("ALTER TABLE devices ADD COLUMN log_key BLOB")
                     self._create_log_tables()
+                elif schema == 3:
+                    self._create_read_table()
+                    self.db.execute("INSERT INTO log_read (name, seq, mac, t) SELECT name, seq, mac, t FROM log_mark")
                 else:
                     raise KeyStoreError(f"{self.path}: unknown key store schema {schema}; nothing was changed")
                 self.db.execute("UPDATE meta SET v = ? WHERE k = 'schema'", (str(schema + 1),))
@@ -355,8 +367,7 @@ class KeyStore:
             # its battery history goes with it: a device added later under the
             # same name is another cell, and must not inherit this one's trend
             self.db.execute("DELETE FROM battery WHERE name = ?", (name,))
-            self.db.execute("DELETE FROM log_mark WHERE name = ?", (name,))
-            self.db.execute("DELETE FROM clock WHERE name = ?", (name,))
+            self._forget_log(name)
         if not n:
             raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
         gone = []
@@ -427,16 +438,30 @@ class KeyStore:
     def rekey(self, name: str) -> Device:
         """A fresh secret for a device whose counter state was lost (a wiped
         device must never send under its old key: its counter would restart
-        and reuse nonces). The replay floor starts over with the new key."""
-        secret = secrets.token_bytes(32)
-        with self._tx():
-            n = self.db.execute("UPDATE devices SET secret = ?, last_counter = -1 WHERE name = ?",
-                                (secret, name)).rowcount
-        if not n:
+        and reuse nonces). The replay floor starts over with the new key;
+        so does the event log (replace_keys)."""
+        if not self.replace_keys(name, secrets.token_bytes(32), secrets.token_bytes(16)):
             raise KeyStoreError(f"no device {name!r} in {self.path} (see: drawsense keys list)")
         dev = self.get(name)
         assert dev is not None
         return dev
+
+    def replace_keys(self, name: str, secret: bytes, log_key: bytes) -> bool:
+        """One transaction: the device's new secret and log key, its replay
+        floor reset, and what the host knew of its old log (the mark, the
+        reads, the clock readings) gone with the old key: the device's log
+        starts over (a wiped device at seq 0) and must not read as cut short
+        or altered against its previous life. False if there is no such device."""
+        with self._tx():
+            n = self.db.execute("UPDATE devices SET secret = ?, log_key = ?, last_counter = -1 WHERE name = ?",
+                                (secret, log_key, name)).rowcount
+            if n:
+                self._forget_log(name)
+        return bool(n)
+
+    def _forget_log(self, name: str) -> None:
+        for table in ("log_mark", "log_read", "clock"):
+            self.db.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
 
     # -- the event log -------------------------------------------------
     def log_mark(self, name: str) -> tuple[int, bytes, float] | None:
@@ -452,9 +477,16 @@ class KeyStore:
                 self.db.execute("INSERT INTO log_mark (name, seq, mac, t) VALUES (?, ?, ?, ?) ON CONFLICT(name)"
                                 " DO UPDATE SET seq = excluded.seq, mac = excluded.mac, t = excluded.t"
                                 " WHERE excluded.seq > log_mark.seq", (name, mark[0], mark[1], time.time()))
+                self.db.execute("INSERT INTO log_read (name, seq, mac, t) VALUES (?, ?, ?, ?)",
+                                (name, mark[0], mark[1], time.time()))
             if clock is not None:
                 self.db.execute("INSERT INTO clock (name, seq, rtc_ms, unix, err_s, board) VALUES (?, ?, ?, ?, ?, ?)",
                                 (name, *clock))
+
+    def log_reads(self, name: str) -> list[tuple[int, bytes, float]]:
+        """(seq, mac, when) of the newest record of each read of the device's log, oldest read first."""
+        return [tuple(r) for r in self.db.execute("SELECT seq, mac, t FROM log_read WHERE name = ? ORDER BY t, seq",
+                                                  (name,))]
 
     def clocks(self, name: str) -> list[Clock]:
         rows = self.db.execute("SELECT seq, rtc_ms, unix, err_s, board FROM clock WHERE name = ? ORDER BY unix",

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from drawsense import boards, eventlog
+from drawsense import boards, eventlog, outfile
 from drawsense.cli.common import keys_option, open_store, port_option
 from drawsense.console import fail, note
 from drawsense.keystore import Clock, KeyStoreError
@@ -64,12 +64,35 @@ def _device(store, raw: bytes, name: str | None):
 
 
 def _save(path: Path, raw: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    """Whole or not at all: Ctrl-C, SIGTERM or a full disk leave no part
+    file and the old FILE as it was (outfile.atomic)."""
+    with outfile.atomic(path) as tmp, open(tmp, "wb") as f:
         f.write(raw)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+
+def _why_empty(args, store) -> str:
+    """What an empty log means for this device: one provisioned with a log
+    key whose firmware has not started since writes its first record (its
+    boot) when it does; one provisioned before the event log keeps none.
+    (Re-provisioning a device that merely has not booted would re-key it.)"""
+    from drawsense.device.remote import RemoteError
+
+    dev = store.get(args.name) if args.name else None
+    if dev is None and args.port:
+        from drawsense.device import provision
+
+        try:
+            _, idhex = provision.device_state(args.port)
+        except RemoteError:
+            idhex = None
+        dev = next((d for d in store.devices() if d.id_hex == idhex), None)
+    if dev is not None and dev.log_key is not None:
+        return (f"no records yet: {dev.name} has a log key, and its firmware writes its first record when it "
+                f"starts: reset the board, then read the log again")
+    return ("a device provisioned before the event log keeps none: provision it again with drawsense provision "
+            "--force; a device provisioned since has no records until its firmware starts: reset the board first")
 
 
 _MAX_PPM = max(boards.load(n)["RTC_DRIFT_PPM"] for n in boards.names())
@@ -196,8 +219,7 @@ def _run(args, store) -> int:
             return fail(f"{args.verify}: cannot read it ({e.strerror or e})", prog=prog)
         where = str(args.verify)
     if not raw:
-        return fail(f"{where}: the log is empty (a device provisioned before the event log keeps none: provision "
-                    f"it again with drawsense provision --force)", prog=prog)
+        return fail(f"{where}: the log is empty ({_why_empty(args, store)})", prog=prog)
     try:
         dev = _device(store, raw, args.name)
     except (eventlog.LogError, KeyStoreError) as e:
@@ -206,8 +228,9 @@ def _run(args, store) -> int:
         return fail(f"{dev.name} has no log key in {store.path}: it was provisioned before the event log "
                     f"(provision it again: drawsense provision --force)", prog=prog)
     mark = store.log_mark(dev.name)
-    when = f" on {time.strftime('%Y-%m-%d %H:%M', time.gmtime(mark[2]))} UTC" if mark else ""
-    rep = eventlog.verify(raw, dev.log_key, dev.device_id, high=mark[:2] if mark else None, high_when=when)
+    when = eventlog.on_date(mark[2]) if mark else ""
+    rep = eventlog.verify(raw, dev.log_key, dev.device_id, high=mark[:2] if mark else None, high_when=when,
+                          reads=store.log_reads(dev.name), copy=not args.port)
     if clock is not None:
         newest = rep.verified[-1] if rep.verified else None
         rec = next((r for r in rep.records if r.seq == newest), None)

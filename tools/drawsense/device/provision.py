@@ -37,9 +37,11 @@ and the one step that can fail after the device changed is undone:
    firmware refuse to send, which is safe). A rename failing part-way is
    undone on the device before the error comes back.
 6. Key store, one transaction: add the row (new name), or replace the
-   secret and reset the replay floor (--force on an existing name: one
-   UPDATE, as KeyStore.rekey does, but with the secret already on the
-   device). The store's commit is the point of no return.
+   secret and log key, reset the replay floor and drop what the store knew
+   of the old log (its mark, reads and clock readings: the log starts over
+   under the new key) (--force on an existing name: KeyStore.replace_keys,
+   as KeyStore.rekey does, but with the secret already on the device). The
+   store's commit is the point of no return.
 7. If step 6 fails, the device is rolled back: the new files removed, the
    *.old ones renamed back (counter first, key last), so device and store
    are as before. The old counter goes back with the old key: the device
@@ -148,13 +150,12 @@ def _rollback_device(port: str) -> str | None:
 def _store_write(store: KeyStore, name: str, secret: bytes, device_id: bytes, log_key: bytes,
                  replace: bool) -> None:
     """One transaction: a new row, or (replace) a new secret and log key with
-    the replay floor reset, as KeyStore.rekey does."""
+    the replay floor reset and the old log's mark, reads and clock readings
+    dropped (KeyStore.replace_keys, as KeyStore.rekey does)."""
     if not replace:
         store.add(name, secret, device_id, log_key)
         return
-    n = store.db.execute("UPDATE devices SET secret = ?, log_key = ?, last_counter = -1 WHERE name = ?",
-                         (secret, log_key, name)).rowcount  # autocommit: one statement, one transaction
-    if n != 1:
+    if not store.replace_keys(name, secret, log_key):
         raise KeyStoreError(f"no device {name!r} in {store.path} any more (removed meanwhile?)")
 
 

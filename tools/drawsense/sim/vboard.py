@@ -114,6 +114,7 @@ def run(
     adc_calibrated: bool = True,
     faults: list[tuple[str, float]] = (),
     counter_start: int = 0,
+    flash_op_us: int = 0,
     files: tuple[tuple[str, bytes], ...] = (),
     progress=None,
 ) -> SimResult:
@@ -135,7 +136,9 @@ def run(
     injects each once at its first chance from at_ms: "flash" (a refused
     flash write), "radio" (gap_advertise raises), "hang" (the firmware's next
     wait never returns). `counter_start` is the counter's first mark, as
-    provisioning writes it (0; near 2**32 to see it run out). `files`,
+    provisioning writes it (0; near 2**32 to see it run out). `flash_op_us`:
+    virtual time each flash program or erase takes (0: none, as the
+    firmware's own code takes none). `files`,
     ((name, bytes), ...), are put in the flash at first power-on too, after
     (so over) the provisioned ones: a damaged key file, say. `progress(t_ms, total_ms)` is called
     as virtual time passes (for long runs)."""
@@ -151,6 +154,8 @@ def run(
         meta["contract"] = ports.load(board["PORT"]).compact()
         meta["adc_calibrated"] = adc_calibrated
         meta["faults"] = [[kind, round(at_ms * 1000)] for kind, at_ms in faults]
+        if flash_op_us:
+            meta["flash_op_us"] = flash_op_us
         tl.write_text(json.dumps(meta))
         eb = Path(tmp) / "edges.bin"
         eb.write_bytes(b"".join(struct.pack("<q", t) for t, _ in scenario.edges))

@@ -190,6 +190,11 @@ class Flash:
             return -5
         self.ops += 1
         stats["flash_ops"] = self.ops
+        if _flash_op_us and not _in_engine:
+            # the chip is busy with the write: time passes, IRQs fire
+            t0 = now_us
+            _run(now_us + _flash_op_us, AWAKE)
+            stats["awake_us"] += now_us - t0
         if erase:
             stats["flash_erases"] += 1  # (what drawsense power prices)
         else:
@@ -220,6 +225,10 @@ class Flash:
 # stops answering), "hang" (the firmware's next wait never returns: a loop
 # stuck in code, which only a watchdog ends).
 _faults = [[k, int(t), False] for k, t in (_tl.get("faults") or [])]
+# Virtual time each flash program or erase takes (the timeline's
+# "flash_op_us"; 0, the default: none, as all the firmware's own code), for
+# what a slow flash write does to whatever happens meanwhile.
+_flash_op_us = int(_tl.get("flash_op_us", 0))
 
 
 def fault_due(kind):
