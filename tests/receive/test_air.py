@@ -94,6 +94,24 @@ def test_every_adv_arrives_once_in_order_through_bleak(tmp_path):
     assert rec.got[2][0].address == "AA:BB:CC:DD:EE:FF"
 
 
+def test_a_served_boards_events_file_is_air_as_it_stands(tmp_path):
+    # `board serve --events ev.log` writes the virtual board's own "@vb" lines
+    # (t in microseconds, and a boot or sleep between adverts): listen --air
+    # reads them as they are, with the same adverts at the same times
+    served = []
+    for o in LINES:
+        o = dict(o)
+        o["t"] = round(o.pop("t_ms") * 1000)
+        served.append("@vb " + json.dumps(o))
+    p = tmp_path / "ev.log"
+    p.write_text("\n".join(served) + "\n")
+    rec, n = asyncio.run(play(str(p)))
+    assert n == 4 and rec.summary() == expected(LINES)
+    p.write_text('@vb {"type": "adv", "data": "00"}\n')
+    with pytest.raises(AirError, match=r"ev.log:1: \"@vb\" line without \"t\""):
+        asyncio.run(play(str(p)))
+
+
 def test_backend_id_and_seen_devices():
     async def go2():
         scanner = BleakScanner(lambda d, a: None, backend=SimulatedAirScanner, air=jsonl(LINES).splitlines())

@@ -22,7 +22,8 @@ EPILOG = ("examples:\n  drawsense sim --keys k.db --json | drawsense listen --ai
 
 def add_arguments(ls: argparse.ArgumentParser) -> None:
     ls.add_argument("--air", metavar="FILE",
-                    help="simulated air instead of a radio: JSON lines of 'drawsense sim --json' ('-' = stdin)")
+                    help="simulated air instead of a radio: JSON lines of 'drawsense sim --json', or a served board's "
+                         "'board serve --events' file ('-' = stdin)")
     keys_option(ls)
     ls.add_argument("--json", action="store_true", help="one JSON object per event")
     ls.add_argument("--on-draw", metavar="CMD", help="shell command to run once per draw")

@@ -166,12 +166,20 @@ class SimulatedAirScanner(BaseBleakScanner):
     def _handle(self, line: Union[str, bytes]) -> Optional[object]:
         if not line.strip():
             return None
+        # A served board's --events file holds the virtual board's own lines,
+        # "@vb {...}" with "t" in microseconds: the same air, read as is.
+        served = line[:4] in ("@vb ", b"@vb ")
         try:
-            obj = json.loads(line)
+            obj = json.loads(line[4:] if served else line)
         except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; [[[[... nested past the limit
             obj = None
         if not isinstance(obj, dict):
             raise self._error("not a JSON object")
+        if served:
+            t_us = obj.pop("t", None)
+            if isinstance(t_us, bool) or not isinstance(t_us, (int, float)):
+                raise self._error('"@vb" line without "t" (microseconds)')
+            obj["t_ms"] = t_us / 1000
         t = obj.get("t_ms")
         if self._duration_ms is not None and isinstance(t, (int, float)) and not isinstance(t, bool) \
                 and 0 <= t <= MAX_T_MS:
