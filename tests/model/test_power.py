@@ -148,10 +148,9 @@ def test_the_event_log_has_its_own_term_per_record_and_ring_life(esp32c3_cr2032)
 
 def test_power_model_flash_term_grows_with_erases():
     p = power.load_profile("esp32c3")
-    figs = power.flash_figures("esp32c3")
-    one = power.flash_charge_uc({"flash_erases": 1, "flash_prog_bytes": 0}, p, figs)[power.FLASH_TERM]
+    one = power.flash_charge_uc({"flash_erases": 1, "flash_prog_bytes": 0}, p)[power.FLASH_TERM]
     assert one == pytest.approx(45.0 / 1000 * (30.0 + 20.0) * 1000)  # 45 ms at 30 mA awake + 20 mA flash, in uC
-    assert power.flash_charge_uc({"flash_erases": 2, "flash_prog_bytes": 1024}, p, figs)[power.FLASH_TERM] > 2 * one
+    assert power.flash_charge_uc({"flash_erases": 2, "flash_prog_bytes": 1024}, p)[power.FLASH_TERM] > 2 * one
 
 
 def test_power_model_larger_cell_and_fewer_draws_last_longer(esp32c3_cr2032):

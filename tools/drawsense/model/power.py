@@ -29,7 +29,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 DAY_US = 86_400_000_000
 FIGURES = ("deep_sleep_ua", "light_sleep_ua", "awake_ma", "adv_event_uc", "supply", "supply_v",
-           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v", "sensor_ua", "sign_ms")
+           "boost_efficiency", "boost_quiescent_ua", "divider_ua", "min_cell_v", "sensor_ua", "sign_ms",
+           "flash_erase_ms", "flash_prog_ms_per_kib", "flash_ma")
 NOMINAL_CELL_V = 2.9  # what a boost converter's input current is reckoned at (the curve's plateau)
 
 
@@ -176,30 +177,17 @@ def load_charge_uc(stats: dict, p: Profile) -> dict:
 
 # -- flash writes: the event log (firmware/evlog.py) and the counter --------
 LOG_KEY = hashlib.sha256(b"drawsense power model log").digest()[:16]  # the model device keeps its event log
-FLASH_FIGURES = ("flash_erase_ms", "flash_prog_ms_per_kib", "flash_ma")
 FLASH_TERM = "flash writes (log, counter)"
 
 
-def flash_figures(board_name: str) -> dict:
-    """The board's flash write figures (power.toml), {name: (value, source)}."""
-    data = tomllib.loads((boards.load(board_name).dir / "power.toml").read_text())
-    out = {}
-    for k in FLASH_FIGURES:
-        item = data.get(k)
-        if not isinstance(item, dict) or "value" not in item or not str(item.get("source", "")).strip():
-            raise ProfileError(f"boards/{board_name}/power.toml: {k} must be {{ value = ..., source = \"...\" }}")
-        out[k] = (item["value"], item["source"])
-    return out
-
-
-def flash_charge_uc(stats: dict, p: Profile, figures: dict) -> dict:
+def flash_charge_uc(stats: dict, p: Profile) -> dict:
     """Charge of the run's flash writes (the virtual board counts erases and
     programmed bytes; its code takes no virtual time, so the awake time does
     not hold them): the chip awake plus the flash's own write current, for
     each erase and each KiB programmed."""
-    ms = stats.get("flash_erases", 0) * figures["flash_erase_ms"][0] \
-        + stats.get("flash_prog_bytes", 0) / 1024 * figures["flash_prog_ms_per_kib"][0]
-    return {FLASH_TERM: ms / 1000 * (p["awake_ma"] + figures["flash_ma"][0]) * 1000}
+    ms = stats.get("flash_erases", 0) * p["flash_erase_ms"] \
+        + stats.get("flash_prog_bytes", 0) / 1024 * p["flash_prog_ms_per_kib"]
+    return {FLASH_TERM: ms / 1000 * (p["awake_ma"] + p["flash_ma"]) * 1000}
 
 
 def log_ring(board_name: str, events_per_day: float) -> dict:
@@ -255,13 +243,12 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
     move). The day is the first plus draws_per_day times the second, so a
     rate of 0.3 is priced at 0.3 and not at round(days x 0.3)."""
     p = load_profile(board_name)
-    flash = flash_figures(board_name)
     c = cell.CELLS[cell_name.upper()]
     n = draws_to_simulate(days, draws_per_day, drawn_s)
     plain_days = max(days, MIN_PLAIN_DAYS)
 
     def load(n: dict) -> dict:  # what the board drew, flash writes included
-        return {**load_charge_uc(n, p), **flash_charge_uc(n, p, flash)}
+        return {**load_charge_uc(n, p), **flash_charge_uc(n, p)}
 
     def run(label: str, length: float, draws: int):
         def prog(t, total):
@@ -315,7 +302,7 @@ def model(board_name: str, cell_name: str, draws_per_day: float, *, days: float 
         "asleep_pct": round(asleep_pct, 3),
         "heartbeats_per_day": round(heartbeats / plain_days, 2),
         "event_log": log,
-        "sources": {**p.sources, **{k: v[1] for k, v in flash.items()}},
+        "sources": p.sources,
         "_trace": life.trace,
     }
 
